@@ -1,0 +1,1 @@
+"""Speech recognition: one streaming interface, several offline backends."""

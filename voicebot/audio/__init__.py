@@ -1,0 +1,1 @@
+"""Audio core: codecs, resampling, WAV files, voice activity detection, endpointing."""

@@ -1,0 +1,26 @@
+"""Sample-rate conversion for int16 PCM (polyphase filtering, e.g. 8 kHz <-> 16 kHz)."""
+from __future__ import annotations
+
+from math import gcd
+
+import numpy as np
+from scipy.signal import resample_poly
+
+
+def resample(pcm: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Return ``pcm`` (int16) resampled from ``from_rate`` to ``to_rate`` Hz, as int16."""
+    if from_rate == to_rate or len(pcm) == 0:
+        return np.asarray(pcm, dtype=np.int16)
+    g = gcd(from_rate, to_rate)
+    out = resample_poly(np.asarray(pcm, dtype=np.float32), to_rate // g, from_rate // g)
+    return np.clip(np.round(out), -32768, 32767).astype(np.int16)
+
+
+def to_float(pcm: np.ndarray) -> np.ndarray:
+    """int16 PCM to float32 in [-1, 1)."""
+    return np.asarray(pcm, dtype=np.float32) / 32768.0
+
+
+def to_int16(samples: np.ndarray) -> np.ndarray:
+    """float samples in [-1, 1] to int16 PCM (clipped)."""
+    return np.clip(np.round(np.asarray(samples) * 32768.0), -32768, 32767).astype(np.int16)

@@ -1,0 +1,55 @@
+"""The one error hierarchy of voicebot.
+
+Every error the package raises on purpose is a ``VoicebotError``. Errors from third-party
+engines (Vosk, CTranslate2, pocketsphinx, espeak-ng, SQLAlchemy) are translated into these at
+the boundary, so callers handle one tree. ``str(error)`` is a one-line sentence a person can act
+on: it names the thing that failed and, where there is one, the fix.
+"""
+
+
+class VoicebotError(Exception):
+    """Base class of every deliberate voicebot error."""
+
+
+class ConfigError(VoicebotError):
+    """A setting is missing or invalid."""
+
+
+class AudioError(VoicebotError):
+    """Audio could not be read, decoded or converted (bad file, unsupported format)."""
+
+
+class ModelNotFoundError(VoicebotError):
+    """A model is not installed; the message says how to get it."""
+
+
+class ASRError(VoicebotError):
+    """A speech recogniser failed."""
+
+
+class TTSError(VoicebotError):
+    """Speech synthesis failed."""
+
+
+class NLUError(VoicebotError):
+    """Understanding (intent, entities, emotion) failed or was given bad training data."""
+
+
+class FlowError(VoicebotError):
+    """A call flow is invalid; ``problems`` lists every problem found, with file and line."""
+
+    def __init__(self, message: str, problems: "list | None" = None):
+        super().__init__(message)
+        self.problems = list(problems or [])
+
+
+class TelephonyError(VoicebotError):
+    """A telephony protocol error (bad webhook, bad Media Streams message, REST failure)."""
+
+
+class LookupFailedError(VoicebotError):
+    """A flow data source failed or timed out at run time."""
+
+
+class StorageError(VoicebotError):
+    """The database could not be reached or rejected an operation."""

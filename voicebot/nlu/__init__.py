@@ -1,0 +1,1 @@
+"""Understanding: intents, entities, emotion and frustration."""

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables and repositories (SQLite by default, PostgreSQL at scale)."""

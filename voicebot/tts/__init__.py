@@ -1,0 +1,1 @@
+"""Text to speech: offline synthesis to telephone audio, with a phrase cache."""
