@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from voicebot.audio.resample import resample
+from voicebot.audio.resample import resample, to_int16
 from voicebot.errors import AudioError
 
 SUPPORTED_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
@@ -49,7 +49,12 @@ def read_wav(path: str | Path, *, allow_stereo: bool = False) -> Audio:
         info = sf.info(str(path))
         if info.format not in ("WAV", "WAVEX"):
             raise AudioError(f"{path}: not a WAV file (found {info.format}); convert it with `sox {path} -r 8000 out.wav`")
-        data, rate = sf.read(str(path), dtype="int16", always_2d=True)
+        if info.subtype in ("FLOAT", "DOUBLE"):
+            # libsndfile does not scale float samples read as integers (they would all be 0)
+            floats, rate = sf.read(str(path), dtype="float32", always_2d=True)
+            data = to_int16(floats)
+        else:
+            data, rate = sf.read(str(path), dtype="int16", always_2d=True)
     except AudioError:
         raise
     except Exception as exc:  # libsndfile raises a generic error for bad/truncated headers

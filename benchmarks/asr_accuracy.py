@@ -1,0 +1,121 @@
+"""ASR accuracy and speed on telephone-quality real speech.
+
+Open speech: every read_speech_en sentence converted to 8 kHz G.711 mu-law (as a phone line
+delivers it), word error rate (jiwer, Whisper's English text normaliser on both sides) and
+real-time factor (decode time / audio time) per backend.
+Digits: FSDD spoken digits, held-out takes 20-49 (takes 5-19 were used for tuning), decoded
+with the digit grammar; accuracy = the whole output equals the spoken digit.
+
+Run: OMP_NUM_THREADS=1 python benchmarks/asr_accuracy.py [--backends auto,whisper,pocketsphinx]
+     [--digit-stride 1] [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import jiwer  # noqa: E402
+import numpy as np  # noqa: E402
+
+from voicebot.asr import grammar as grammars  # noqa: E402
+from voicebot.asr.registry import load_asr  # noqa: E402
+from voicebot.audio.codecs import ulaw_decode, ulaw_encode  # noqa: E402
+from voicebot.audio.wavfile import read_wav  # noqa: E402
+from voicebot.errors import VoicebotError  # noqa: E402
+
+DATASETS = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
+HELD_OUT_TAKES = range(20, 50)
+
+
+def telephone(path: Path) -> np.ndarray:
+    """The recording as a phone line delivers it: 8 kHz, through G.711 mu-law."""
+    return ulaw_decode(ulaw_encode(read_wav(path).at_rate(8000).pcm))
+
+
+def percentiles(values: list[float]) -> tuple[float, float]:
+    return float(np.percentile(values, 50)), float(np.percentile(values, 95))
+
+
+def open_speech(asr, normalizer) -> dict:
+    rows = list(csv.DictReader(open(DATASETS / "read_speech_en" / "manifest.csv")))
+    refs, hyps, times, audio_s = [], [], [], 0.0
+    for row in rows:
+        pcm = telephone(DATASETS / "read_speech_en" / row["path"])
+        start = time.perf_counter()
+        result = asr.transcribe(pcm, 8000)
+        times.append(time.perf_counter() - start)
+        audio_s += len(pcm) / 8000
+        refs.append(normalizer(row["transcript"]))
+        hyps.append(normalizer(result.text))
+    p50, p95 = percentiles(times)
+    return {"utterances": len(rows), "wer": jiwer.wer(refs, hyps), "rtf": sum(times) / audio_s, "decode_p50_s": p50, "decode_p95_s": p95}
+
+
+def digits(asr, stride: int) -> dict:
+    rows = [r for r in csv.DictReader(open(DATASETS / "fsdd_digits" / "manifest.csv")) if int(Path(r["path"]).stem.split("_")[2]) in HELD_OUT_TAKES][::stride]
+    grammar = grammars.digits()
+    correct, times, audio_s, errors = 0, [], 0.0, {}
+    for row in rows:
+        pcm = read_wav(DATASETS / "fsdd_digits" / row["path"]).pcm
+        start = time.perf_counter()
+        text = asr.transcribe(pcm, 8000, grammar).text
+        times.append(time.perf_counter() - start)
+        audio_s += len(pcm) / 8000
+        expected = grammars.DIGIT_WORDS[int(row["label"])]
+        correct += text == expected
+        if text != expected:
+            errors[f"{expected}->{text or '(nothing)'}"] = errors.get(f"{expected}->{text or '(nothing)'}", 0) + 1
+    p50, p95 = percentiles(times)
+    top = dict(sorted(errors.items(), key=lambda kv: -kv[1])[:6])
+    return {"utterances": len(rows), "accuracy": correct / len(rows), "rtf": sum(times) / audio_s, "decode_p50_s": p50, "decode_p95_s": p95, "top_errors": top}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="ASR WER/RTF and digit accuracy per backend")
+    parser.add_argument("--backends", default="auto,whisper,pocketsphinx", help="comma-separated; vosk needs models/vosk-en-us-small")
+    parser.add_argument("--digit-stride", type=int, default=1, help="use every Nth held-out digit file (1 = all 600)")
+    parser.add_argument("--skip-open", action="store_true")
+    parser.add_argument("--skip-digits", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
+
+    normalizer = EnglishTextNormalizer({})
+    results = []
+    for name in args.backends.split(","):
+        try:
+            asr = load_asr(name)
+        except VoicebotError as exc:
+            print(f"{name}: skipped ({exc})", file=sys.stderr)
+            continue
+        row = {"backend": name}
+        if not args.skip_open:
+            row["open"] = open_speech(asr, normalizer)
+        if not args.skip_digits:
+            row["digits"] = digits(asr, args.digit_stride)
+        results.append(row)
+        if args.json:
+            print(json.dumps(row), flush=True)
+    if not args.json:
+        print(f"{'backend':14}{'WER':>7}{'RTF':>7}{'p50 s':>8}{'p95 s':>8} | {'digits':>7}{'RTF':>7}{'p50 s':>8}{'p95 s':>8}  n")
+        for row in results:
+            o, d = row.get("open", {}), row.get("digits", {})
+            fmt = lambda r, k, f: format(r[k], f) if k in r else "-"
+            print(f"{row['backend']:14}{fmt(o, 'wer', '7.3f'):>7}{fmt(o, 'rtf', '7.3f'):>7}{fmt(o, 'decode_p50_s', '8.2f'):>8}{fmt(o, 'decode_p95_s', '8.2f'):>8} | "
+                  f"{fmt(d, 'accuracy', '7.1%'):>7}{fmt(d, 'rtf', '7.3f'):>7}{fmt(d, 'decode_p50_s', '8.2f'):>8}{fmt(d, 'decode_p95_s', '8.2f'):>8}  {d.get('utterances', '-')}")
+            if d.get("top_errors"):
+                print(f"{'':14}digit errors: {d['top_errors']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Call latency benchmark: 1 and 10 concurrent simulated phone calls over the real Twilio path.
+
+    python benchmarks/calls.py                 # both runs, results printed and saved
+    python benchmarks/calls.py --concurrency 10 --calls 20
+
+Same as ``voicebot bench calls``; this script runs the two configurations docs/latency.md
+reports and writes their JSON to ``var/bench/calls-<concurrency>.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from voicebot.cli.bench import format_report, run_calls  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--concurrency", type=int, nargs="*", default=[1, 10])
+    parser.add_argument("--calls", type=int, default=None, help="calls per run (default: the concurrency)")
+    parser.add_argument("--url", default="", help="a running server (default: in-process)")
+    args = parser.parse_args()
+    out_dir = ROOT / "var" / "bench"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for concurrency in args.concurrency:
+        result = run_calls(concurrency, args.calls or concurrency, args.url)
+        print(format_report(result), flush=True)
+        (out_dir / f"calls-{concurrency}.json").write_text(json.dumps(result, indent=2) + "\n")
+        print(f"saved {out_dir / f'calls-{concurrency}.json'}\n", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+"""Shared fixtures: a real voicebot web app on a random port (werkzeug server in a thread, real
+WebSocket), a local Twilio REST stand-in, and helpers that speak Twilio's protocol by hand.
+
+``echo_server``: the app with the ``EchoSession`` test double (protocol tests, no models).
+``real_server``: the app with the real pipeline (models loaded once per test session).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+import time
+import xml.etree.ElementTree as ET
+from types import SimpleNamespace
+
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ACCOUNT_SID = "AC" + "1" * 32
+AUTH_TOKEN = "test-auth-token"
+
+
+def make_settings(data_dir, rest_url: str, **extra):
+    """Settings for a test app: built directly, so the developer's environment cannot leak in."""
+    from voicebot.config import Settings
+
+    return Settings(data_dir=str(data_dir), twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN,
+                    twilio_api_base_url=rest_url, **extra)
+
+
+@pytest.fixture(scope="session")
+def rest_standin():
+    from voicebot.testing.rest_standin import RestStandin
+
+    standin = RestStandin(ACCOUNT_SID, AUTH_TOKEN)
+    yield standin
+    standin.stop()
+
+
+def _echo_app(data_dir, rest_url: str, **extra):
+    from voicebot.testing.echo_session import EchoSession
+    from voicebot.web.app import create_app
+
+    sessions: dict[str, EchoSession] = {}
+
+    def factory(call_sid, io, state):
+        session = EchoSession(call_sid, io, state)
+        sessions[call_sid] = session
+        return session
+
+    app = create_app(make_settings(data_dir, rest_url, **extra), session_factory=factory)
+    return app, sessions
+
+
+@pytest.fixture(scope="session")
+def echo_server(tmp_path_factory, rest_standin):
+    """The real app and server with EchoSession as the call session."""
+    from voicebot.testing.live_server import LiveServer
+
+    app, sessions = _echo_app(tmp_path_factory.mktemp("echo"), rest_standin.url)
+    with LiveServer(app) as server:
+        yield SimpleNamespace(url=server.url, app=app, state=app.extensions["voicebot"], sessions=sessions,
+                              standin=rest_standin)
+
+
+@pytest.fixture(scope="session")
+def echo_app_factory(tmp_path_factory, rest_standin):
+    """Build another echo app (e.g. with a public URL); the caller starts a LiveServer for it."""
+    def build(**extra):
+        return _echo_app(tmp_path_factory.mktemp("echo-extra"), rest_standin.url, **extra)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def real_pipeline(tmp_path_factory, rest_standin):
+    """The real pipeline (ASR, NLU, flow, TTS) on a seeded demo database, loaded once per test run."""
+    from voicebot.session.pipeline import build_pipeline
+    from voicebot.storage.seed import seed_demo
+
+    pipeline = build_pipeline(make_settings(tmp_path_factory.mktemp("real"), rest_standin.url))
+    seed_demo(pipeline.db)
+    return pipeline
+
+
+@pytest.fixture(scope="session")
+def real_server(real_pipeline, rest_standin):
+    """The real app with the real pipeline, on a real server."""
+    from voicebot.testing.live_server import LiveServer
+    from voicebot.web.app import create_app
+
+    settings = real_pipeline.settings
+    app = create_app(settings, pipeline=real_pipeline)
+    with LiveServer(app) as server:
+        yield SimpleNamespace(url=server.url, app=app, state=app.extensions["voicebot"], standin=rest_standin,
+                              settings=settings)
+
+
+# --- speaking Twilio's protocol by hand ----------------------------------------------------
+def signed_post(base_url: str, path: str, params: dict, token: str = AUTH_TOKEN, signed_url: str | None = None):
+    import requests
+
+    from voicebot.security.signatures import sign
+
+    signature = sign(signed_url or base_url + path, params, token)
+    return requests.post(base_url + path, data=params, headers={"X-Twilio-Signature": signature}, timeout=10)
+
+
+def new_call_sid() -> str:
+    import secrets
+
+    return "CA" + secrets.token_hex(16)
+
+
+def answer_call(base_url: str, call_sid: str | None = None, caller: str = "+15551110000") -> tuple[str, str, dict]:
+    """Post the voice webhook; return (call_sid, stream url, stream parameters)."""
+    call_sid = call_sid or new_call_sid()
+    params = {"CallSid": call_sid, "AccountSid": ACCOUNT_SID, "From": caller, "To": "+15552220000",
+              "CallStatus": "ringing", "Direction": "inbound"}
+    response = signed_post(base_url, "/twilio/voice", params)
+    assert response.status_code == 200, response.text
+    stream = ET.fromstring(response.text).find("Connect/Stream")
+    return call_sid, stream.get("url"), {p.get("name"): p.get("value") for p in stream.findall("Parameter")}
+
+
+class StreamClient:
+    """A hand-driven Twilio Media Streams client over a real WebSocket."""
+
+    def __init__(self, url: str):
+        import websocket
+
+        self.ws = websocket.create_connection(url, timeout=5)
+        self.sequence = 0
+        self.stream_sid = "MZ" + "2" * 32
+        self.received: list[dict] = []
+
+    def send(self, event: str, sequence: int | None = None, **body) -> None:
+        self.sequence = sequence if sequence is not None else self.sequence + 1
+        self.ws.send(json.dumps({"event": event, "sequenceNumber": str(self.sequence), "streamSid": self.stream_sid, **body}))
+
+    def send_raw(self, text: str) -> None:
+        self.ws.send(text)
+
+    def start(self, call_sid: str, params: dict) -> None:
+        self.ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+        self.send("start", start={"streamSid": self.stream_sid, "callSid": call_sid, "accountSid": ACCOUNT_SID,
+                                  "tracks": ["inbound"], "customParameters": params,
+                                  "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}})
+
+    def media(self, ulaw: bytes, sequence: int | None = None) -> None:
+        self.send("media", sequence, media={"track": "inbound", "chunk": "1", "timestamp": "0",
+                                            "payload": base64.b64encode(ulaw).decode()})
+
+    def recv_until(self, predicate, timeout: float = 5.0) -> dict | None:
+        """Receive messages until one satisfies ``predicate``; None on timeout or close."""
+        import websocket
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.ws.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                raw = self.ws.recv()
+            except websocket.WebSocketTimeoutException:
+                return None
+            except (websocket.WebSocketConnectionClosedException, OSError):
+                return None
+            if not raw:
+                return None
+            message = json.loads(raw)
+            self.received.append(message)
+            if predicate(message):
+                return message
+        return None
+
+    def closed_by_server(self, timeout: float = 5.0) -> bool:
+        """True when the server closes the socket within ``timeout`` (messages before it are kept)."""
+        import websocket
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.ws.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                raw = self.ws.recv()
+            except websocket.WebSocketTimeoutException:
+                return False
+            except (websocket.WebSocketConnectionClosedException, OSError):
+                return True
+            if not raw:
+                return True
+            self.received.append(json.loads(raw))
+        return False
+
+    def close(self) -> None:
+        try:
+            self.ws.close()
+        except Exception:
+            pass
+
+
+def wait_for(predicate, timeout: float = 5.0, interval: float = 0.02) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def thread_names() -> set[str]:
+    return {t.name for t in threading.enumerate()}

@@ -1,0 +1,202 @@
+"""Speech recognition on real models and real human speech.
+
+Models load once per module (session-scoped). Recognition claims use recorded speech:
+audio_fixtures/ (read_speech_en sentences, FSDD spoken digits), CMU's pocketsphinx test
+recordings and RAVDESS sentences."""
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import jiwer
+import numpy as np
+import pytest
+
+from voicebot.asr import grammar as grammars
+from voicebot.asr import models
+from voicebot.asr.registry import load_asr
+from voicebot.asr.vosk import VoskASR
+from voicebot.audio.endpointing import Endpointer, SpeechEnded, SpeechStarted
+from voicebot.audio.resample import resample
+from voicebot.audio.wavfile import read_wav
+from voicebot.errors import ASRError
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "audio_fixtures"
+CMU = Path("/usr/share/pocketsphinx/test/data")
+RAVDESS = ROOT.parent / "shared" / "datasets" / "emotional_speech_ravdess"
+MANIFEST = {row["path"]: row for row in csv.DictReader(open(FIXTURES / "manifest.csv"))}
+SILENCE = np.zeros(16000, np.int16)
+
+
+def fixture(name: str) -> np.ndarray:
+    return read_wav(FIXTURES / name).pcm
+
+
+def cmu_raw(name: str) -> np.ndarray:
+    return np.fromfile(CMU / name, dtype="<i2")
+
+
+@pytest.fixture(scope="session")
+def whisper():
+    return load_asr("whisper")
+
+
+@pytest.fixture(scope="session")
+def sphinx():
+    return load_asr("pocketsphinx")
+
+
+@pytest.fixture(scope="session")
+def vosk_ko():
+    return VoskASR(models.model_path("vosk-ko"))
+
+
+# --- grammars ------------------------------------------------------------------------------
+
+def test_normalize_maps_free_text_onto_grammars():
+    assert grammars.normalize("It's 4172.", grammars.digits()) == "four one seven two"
+    assert grammars.normalize("five oh nine three", grammars.digits()) == "five zero nine three"
+    assert grammars.normalize("Yeah, that's right", grammars.yesno()) == "yes"
+    assert grammars.normalize("no thank you", grammars.yesno()) == "no"
+    assert grammars.normalize("banana", grammars.yesno()) == ""
+    menu = grammars.phrases(["Order status", "billing", "talk to an agent"])
+    assert grammars.normalize("order statuses", menu) == "order status"
+    assert grammars.normalize("something else entirely", menu) == ""
+
+
+def test_jsgf_files_and_errors(tmp_path):
+    g = grammars.load(str(CMU / "goforward.gram"))
+    assert g.kind == "jsgf" and "go forward" in g.jsgf
+    assert set(grammars.jsgf_words(g.jsgf)) >= {"go", "forward", "backward", "ten", "meters"}
+    assert "<digit>+" in grammars.to_jsgf(grammars.digits())
+    bad = tmp_path / "bad.jsgf"
+    bad.write_text("hello world")
+    with pytest.raises(ASRError, match="bad.jsgf: not a JSGF grammar"):
+        grammars.load(str(bad))
+    with pytest.raises(ASRError, match="no such grammar"):
+        grammars.load("numbers")
+    with pytest.raises(ASRError):
+        grammars.phrases(["", "  "])
+
+
+# --- pocketsphinx --------------------------------------------------------------------------
+
+def test_pocketsphinx_open_vocabulary_on_cmu_recording(sphinx):
+    result = sphinx.transcribe(cmu_raw("goforward.raw"), 16000)
+    assert result.backend == "pocketsphinx"
+    assert jiwer.wer("go forward ten meters", result.text) <= 0.25, result.text  # open vocabulary is weak
+    assert [w.start_s for w in result.words] == sorted(w.start_s for w in result.words)
+
+
+@pytest.mark.parametrize("rate", [16000, 8000])
+def test_pocketsphinx_jsgf_is_exact_on_in_grammar_speech(sphinx, rate):
+    pcm = resample(cmu_raw("goforward.raw"), 16000, rate)
+    grammar = grammars.load(str(CMU / "goforward.gram"))
+    assert sphinx.transcribe(pcm, rate, grammar).text == "go forward ten meters"
+
+
+def test_pocketsphinx_phrase_menu_on_ravdess(sphinx):
+    menu = grammars.phrases(["kids are talking by the door", "dogs are sitting by the door"])
+    rows = [r for r in csv.DictReader(open(RAVDESS / "manifest.csv")) if r["label"] == "neutral"][:6]
+    got = [sphinx.transcribe(read_wav(RAVDESS / r["path"]).pcm, 8000, menu).text for r in rows]
+    assert sum(g == r["statement"] for g, r in zip(got, rows)) >= 5, got
+
+
+def test_pocketsphinx_streams_frames_and_rejects_bad_rates(sphinx):
+    pcm = resample(cmu_raw("goforward.raw"), 16000, 8000)
+    stream = sphinx.stream(8000, grammars.load(str(CMU / "goforward.gram")))
+    for i in range(0, len(pcm), 160):
+        assert stream.accept(pcm[i:i + 160]) is None
+    assert stream.finish().text == "go forward ten meters"
+    with pytest.raises(ASRError, match="already finished"):
+        stream.finish()
+    with pytest.raises(ASRError, match="44100"):
+        sphinx.stream(44100)
+
+
+# --- whisper -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", [n for n in MANIFEST if n.startswith("read_")])
+def test_whisper_transcribes_telephone_quality_read_speech(whisper, name):
+    result = whisper.transcribe(fixture(name), 8000)
+    reference = MANIFEST[name]["transcript"]
+    from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
+
+    normalizer = EnglishTextNormalizer({})
+    assert jiwer.wer(normalizer(reference), normalizer(result.text)) <= 0.15, result.text
+    assert 0 < result.confidence <= 1 and result.backend == "whisper"
+    assert result.words and result.words[-1].end_s <= len(fixture(name)) / 8000 + 0.5
+
+
+@pytest.mark.parametrize("name", ["order_4172.wav", "order_5093.wav", "order_9999.wav"])
+def test_whisper_reads_spoken_order_numbers_with_the_digit_grammar(whisper, name):
+    assert whisper.transcribe(fixture(name), 8000, grammars.digits()).text == MANIFEST[name]["transcript"]
+
+
+def test_whisper_never_decodes_silence_or_noise(whisper):
+    assert whisper.transcribe(SILENCE, 8000).text == ""
+    hiss = np.random.default_rng(0).normal(0, 200, 16000).astype(np.int16)
+    result = whisper.transcribe(hiss, 8000)
+    assert result.text == "" and result.confidence == 0.0
+
+
+def test_whisper_phrase_menu_on_ravdess(whisper):
+    menu = grammars.phrases(["kids are talking by the door", "dogs are sitting by the door"])
+    rows = [r for r in csv.DictReader(open(RAVDESS / "manifest.csv")) if r["label"] == "neutral"][:4]
+    got = [whisper.transcribe(read_wav(RAVDESS / r["path"]).pcm, 8000, menu).text for r in rows]
+    assert got == [r["statement"] for r in rows]
+
+
+def test_whisper_refuses_jsgf(whisper):
+    assert not whisper.supports_grammar(grammars.load(str(CMU / "goforward.gram")))
+    with pytest.raises(ASRError, match="cannot enforce"):
+        whisper.stream(8000, grammars.load(str(CMU / "goforward.gram")))
+
+
+# --- vosk (the Korean model: the only Vosk model installable offline) ----------------------
+
+def test_vosk_runs_on_speech_and_is_silent_on_silence(vosk_ko):
+    pcm = fixture("read_LJ001-0012_8k_mulaw.wav")
+    stream = vosk_ko.stream(8000)
+    partials = [r for r in (stream.accept(pcm[i:i + 1600]) for i in range(0, len(pcm), 1600)) if r]
+    final = stream.finish()
+    assert partials and not partials[0].is_final
+    assert final.text and final.backend == "vosk" and final.words  # Korean words for English speech
+    assert 0 < final.confidence <= 1
+    assert vosk_ko.transcribe(SILENCE, 8000).text == ""
+
+
+def test_vosk_accepts_a_phrase_grammar(vosk_ko):
+    result = vosk_ko.transcribe(fixture("order_4172.wav"), 8000, grammars.phrases(["네", "아니요"]))
+    assert result.text in ("", "네", "아니요")
+
+
+# --- auto + streaming through the endpointer -----------------------------------------------
+
+def test_auto_routes_grammar_and_open_speech(sphinx, whisper):
+    auto = load_asr("auto")
+    assert load_asr("auto") is auto
+    assert auto.backend_for(grammars.digits()) is sphinx
+    assert auto.backend_for(None) is whisper
+    result = auto.transcribe(cmu_raw("goforward.raw"), 16000, grammars.load(str(CMU / "goforward.gram")))
+    assert (result.backend, result.text) == ("pocketsphinx", "go forward ten meters")
+
+
+def test_endpointer_feeds_a_stream_while_the_caller_speaks(whisper):
+    pcm = np.concatenate([np.zeros(8000, np.int16), fixture("order_5093.wav"), np.zeros(8000, np.int16)])
+    endpointer = Endpointer()
+    stream, fed_during_speech, result = None, 0, None
+    for i in range(0, len(pcm) - 159, 160):
+        event = endpointer.feed(pcm[i:i + 160])
+        if isinstance(event, SpeechStarted):
+            stream = whisper.stream(8000, grammars.digits())
+        if len(endpointer.to_forward):
+            stream.accept(endpointer.to_forward)
+            fed_during_speech += endpointer.in_speech
+        if isinstance(event, SpeechEnded):
+            result = stream.finish()
+            break
+    assert fed_during_speech > 50
+    assert result.text == "five zero nine three"

@@ -1,0 +1,68 @@
+"""``voicebot call`` as a user runs it (a subprocess) against a running server (EchoSession)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import ACCOUNT_SID, AUTH_TOKEN
+
+from voicebot.audio.wavfile import Audio, read_wav, write_wav
+from voicebot.testing.echo_session import tone
+
+
+def _run(*args, timeout=60):
+    env = dict(os.environ, TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_ACCOUNT_SID=ACCOUNT_SID)
+    return subprocess.run([sys.executable, "-m", "voicebot.cli.main", "call", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="module")
+def beep_wav(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "beep.wav"
+    write_wav(path, Audio(np.concatenate([np.zeros(800, np.int16), tone(300, 0.6, 6000), np.zeros(800, np.int16)]), 8000))
+    return path
+
+
+def test_call_prints_json_timeline_and_writes_the_bot_audio(echo_server, beep_wav, tmp_path):
+    out = tmp_path / "bot.wav"
+    done = _run(str(beep_wav), "dtmf:0", "--url", echo_server.url, "--json", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    turns = [line for line in lines if line["type"] == "turn"]
+    assert [t["label"] for t in turns] == ["beep.wav", "dtmf 0"]
+    assert turns[0]["latency_ms"] is not None and turns[0]["latency_ms"] > 250
+    summary = lines[-1]
+    assert summary["type"] == "summary" and summary["transfer"]["destination"] == "+15550100000"
+    assert summary["transfer"]["reason"] == "caller pressed 0"  # the server's transfer record
+    audio = read_wav(out)
+    assert audio.sample_rate == 8000 and audio.duration_s >= 0.6 + 0.4  # greeting + reply at least
+    assert abs(audio.duration_s - summary["bot_audio_s"]) < 0.01
+
+
+def test_call_prints_a_readable_timeline(echo_server, beep_wav):
+    done = _run(str(beep_wav), "--dtmf", "3", "--url", echo_server.url)
+    assert done.returncode == 0, done.stderr
+    assert "caller turns" in done.stdout and "beep.wav" in done.stdout and "dtmf 3" in done.stdout
+    assert "plays greeting" in done.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["missing.wav"], "missing.wav: no such file"),
+    (["dtmf:12x"], "keys must be digits"),
+])
+def test_bad_input_is_one_line_and_exit_code_is_nonzero(echo_server, args, message):
+    done = _run(*args, "--url", echo_server.url)
+    assert done.returncode != 0
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_unreachable_server_is_one_line(beep_wav):
+    done = _run(str(beep_wav), "--url", "http://127.0.0.1:9")
+    assert done.returncode == 1 and "cannot reach the voicebot server" in done.stderr
+    assert "Traceback" not in done.stderr
+

@@ -1,0 +1,72 @@
+"""``voicebot transcribe`` as a user runs it: a real subprocess, real models, real recordings."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "audio_fixtures"
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+
+
+def voicebot(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "voicebot.cli.main", *args], capture_output=True, text=True, timeout=300, cwd=cwd, env=ENV)
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("bad")
+    not_wav = folder / "notes.wav"
+    not_wav.write_text("this is not audio")
+    empty = folder / "empty.wav"
+    empty.write_bytes(b"")
+    truncated = folder / "truncated.wav"
+    truncated.write_bytes((FIXTURES / "order_4172.wav").read_bytes()[:30])
+    return {"not_wav": not_wav, "empty": empty, "truncated": truncated, "missing": folder / "missing.wav"}
+
+
+def test_transcribes_many_files_and_reports_each_bad_one(bad_files):
+    good = ["audio_fixtures/read_LJ001-0049_8k_mulaw.wav", "audio_fixtures/order_4172.wav"]
+    bad = [str(p) for p in bad_files.values()]
+    run = voicebot("transcribe", "--json", "--backend", "whisper", good[0], *bad, good[1])
+    assert run.returncode == 1
+    rows = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [r["file"] for r in rows] == good  # the path as given
+    assert {"file", "text", "confidence", "backend", "audio_s", "decode_s"} <= set(rows[0])
+    assert "printing in venice had declined" in rows[0]["text"]
+    assert rows[0]["backend"] == "whisper" and rows[0]["audio_s"] == pytest.approx(8.336, abs=0.01)
+    errors = run.stderr.strip().splitlines()
+    assert len(errors) == len(bad) and "Traceback" not in run.stderr
+    for path, line in zip(bad, errors):
+        assert line.startswith("error: ") and path in line
+
+
+def test_digit_grammar_through_auto():
+    run = voicebot("transcribe", "--json", "--grammar", "digits", "audio_fixtures/order_5093.wav")
+    assert run.returncode == 0, run.stderr
+    row = json.loads(run.stdout)
+    assert row["file"] == "audio_fixtures/order_5093.wav" and row["text"]
+    assert set(row["text"].split()) <= {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
+
+
+def test_jsgf_grammar_file_with_pocketsphinx(tmp_path):
+    cmu = Path("/usr/share/pocketsphinx/test/data")
+    wav = tmp_path / "goforward.wav"
+    subprocess.run(["sox", "-t", "raw", "-r", "16000", "-e", "signed", "-b", "16", "-c", "1", str(cmu / "goforward.raw"), "-r", "8000", str(wav)], check=True)
+    run = voicebot("transcribe", "--backend", "pocketsphinx", "--grammar", str(cmu / "goforward.gram"), str(wav))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split("\t")[1] == "go forward ten meters"
+
+
+def test_bad_grammar_and_backend_are_one_line_errors():
+    run = voicebot("transcribe", "--grammar", "numbers", "audio_fixtures/order_4172.wav")
+    assert run.returncode != 0 and run.stderr.strip().count("\n") == 0 and "numbers" in run.stderr
+    run = voicebot("transcribe", "--backend", "vosk", "audio_fixtures/order_4172.wav", cwd=ROOT)
+    if not (ROOT / "models" / "vosk-en-us-small").exists():
+        assert run.returncode == 1 and "models download vosk-en-us-small" in run.stderr and "Traceback" not in run.stderr

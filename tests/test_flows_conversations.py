@@ -1,0 +1,97 @@
+"""The retail demo's conversation tests (flows/tests/*.yaml) through the real understanding
+layer, a real seeded SQLite database and, for audio turns, the real speech recogniser.
+Also: a failing scenario prints a readable transcript, and `voicebot flows test` exits 1."""
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from voicebot.flows.conversation import ConversationRunner, load_scenarios, scenario_files  # noqa: E402
+from voicebot.flows.datasources import DataSources  # noqa: E402
+from voicebot.storage.db import Database  # noqa: E402
+from voicebot.storage.seed import seed_demo  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO_DIR = ROOT / "flows" / "tests"
+CASES = [(path, i, scenario.get("name", f"#{i}"))
+         for path in scenario_files(SCENARIO_DIR) for i, scenario in enumerate(load_scenarios(path)[1])]
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory):
+    db = Database(f"sqlite:///{tmp_path_factory.mktemp('conversations') / 'demo.db'}")
+    seed_demo(db)
+    yield db
+    db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def runner(demo_db):
+    """One understander per session (trained on the demo flow's intents), ASR loaded on first use."""
+    from voicebot.asr.registry import load_asr
+    from voicebot.nlu.understander import Understander
+
+    flow, _ = load_scenarios(CASES[0][0])
+    return ConversationRunner(Understander.from_examples(flow.intents), DataSources.for_flow(flow, demo_db),
+                              lambda: load_asr("auto"))
+
+
+@pytest.mark.parametrize("path,index,name", CASES, ids=[f"{p.stem}:{n}" for p, _, n in CASES])
+def test_demo_conversation(runner, path, index, name):
+    flow, scenarios = load_scenarios(path)
+    result = runner.run(flow, scenarios[index], str(path), path.parent)
+    assert result.passed, "\n" + result.report()
+
+
+def test_demo_conversations_cover_the_required_paths():
+    names = " ".join(name for _, _, name in CASES).lower()
+    for topic in ("order", "billing", "return", "hours", "recommend", "agent", "silence", "nonsense",
+                  "wrong order number", "angry", "spoken order number"):
+        assert topic in names, topic
+
+
+def test_a_failing_scenario_reports_the_conversation(runner):
+    flow, _ = load_scenarios(CASES[0][0])
+    scenario = {"name": "expects the wrong thing", "caller": "+15550001111", "local_time": "2026-11-24T10:00:00",
+                "turns": [{"text": "where is my order", "expect": {"intent": "billing", "says": "refund", "ended": True}}]}
+    result = runner.run(flow, scenario, "inline")
+    assert not result.passed
+    report = result.report()
+    assert "FAIL expects the wrong thing" in report
+    assert "caller: 'where is my order'  [intent order_status]" in report
+    assert "bot: Please say or key in your order number." in report
+    assert "!! expected intent 'billing', understood 'order_status'" in report
+    assert "!! expected the bot to say 'refund'" in report
+    assert "!! expected the call to end, it goes on" in report
+
+
+def test_cli_flows_test_exits_nonzero_with_a_diff(tmp_path):
+    scenarios = tmp_path / "scenarios.yaml"
+    scenarios.write_text(textwrap.dedent(f"""\
+        flow: {ROOT / 'flows' / 'retail_demo.yaml'}
+        scenarios:
+          - name: keys to returns
+            caller: "+15559990000"
+            turns:
+              - dtmf: "3"
+                expect: {{says: "within 30 days"}}
+          - name: wrong expectation
+            caller: "+15559990000"
+            turns:
+              - dtmf: "3"
+                expect: {{says: "we never say this"}}
+        """))
+    result = subprocess.run([sys.executable, "-m", "voicebot.cli.main", "flows", "test", str(scenarios)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stderr
+    assert "PASS keys to returns" in result.stdout
+    assert "!! expected the bot to say 'we never say this'" in result.stdout
+    assert "1 passed, 1 failed" in result.stdout
+    assert "Traceback" not in result.stderr

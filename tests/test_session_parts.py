@@ -1,0 +1,257 @@
+"""The session's small parts on their own: keypad collection, playback/heard fraction, timers,
+lookups with filler and timeout (real thread pool), the in-memory channel, transfer context
+persisted in a real SQLite database."""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from voicebot.actions import Lookup, Transfer
+from voicebot.errors import LookupFailedError, StorageError
+from voicebot.events import LookupCompleted, LookupFailed
+from voicebot.handoff.context import build_context, load_transfer, save_transfer, sip_parameters
+from voicebot.session.dtmf import DtmfCollector
+from voicebot.session.lookups import FillerDue, LookupRunner
+from voicebot.session.playback import PlaybackTracker, QueuedPrompt, split_chunks
+from voicebot.session.recording import RecordingCallIO
+from voicebot.session.timers import FrameClock, Ticker, Timers
+from voicebot.storage.db import Database
+from voicebot.storage.tables import Call
+
+
+# ---- DTMF ------------------------------------------------------------------------------------
+def test_dtmf_completes_at_expected_length():
+    c = DtmfCollector(max_digits=4)
+    assert [c.press(k, t) for t, k in enumerate("417")] == [None, None, None]
+    assert c.press("2", 3.0) == "4172"
+    assert not c.collecting
+
+
+def test_dtmf_terminator_ends_early_and_is_not_included():
+    c = DtmfCollector(max_digits=8, terminator="#")
+    for k in "123":
+        assert c.press(k, 0.0) is None
+    assert c.press("#", 0.5) == "123"
+
+
+def test_dtmf_lone_terminator_answers_one_key_menu_only():
+    assert DtmfCollector(max_digits=1).press("#", 0.0) == "#"
+    assert DtmfCollector(max_digits=4).press("#", 0.0) is None
+
+
+def test_dtmf_interdigit_timeout_returns_partial_entry():
+    c = DtmfCollector(max_digits=6, interdigit_timeout_s=3.0)
+    c.press("5", 10.0)
+    c.press("5", 11.0)
+    assert c.poll(13.9) is None
+    assert c.poll(14.0) == "55"
+    assert c.poll(20.0) is None  # reported once
+
+
+def test_dtmf_ignores_unknown_keys():
+    c = DtmfCollector(max_digits=2)
+    assert c.press("x", 0.0) is None and c.press("A", 0.0) is None
+    assert c.press("1", 0.0) is None and c.press("*", 0.0) == "1*"
+
+
+# ---- playback tracking -------------------------------------------------------------------------
+def _prompt(label: str, seconds: float, interruptible: bool = True) -> QueuedPrompt:
+    chunks = split_chunks(np.zeros(int(seconds * 8000), dtype=np.int16))
+    return QueuedPrompt(label, label, interruptible, [f"{label}.{i}" for i in range(len(chunks))], [len(c) / 8000 for c in chunks])
+
+
+def test_split_chunks_keeps_every_sample():
+    pcm = np.arange(8000 * 1.3, dtype=np.int16)
+    chunks = split_chunks(pcm)
+    assert [len(c) for c in chunks] == [4000, 4000, 2400]
+    assert np.array_equal(np.concatenate(chunks), pcm)
+
+
+def test_heard_fraction_follows_marks_and_clock():
+    tracker = PlaybackTracker()
+    tracker.add(_prompt("p1", 2.0), now=0.0)
+    assert tracker.heard_fraction(0.0) == 0.0
+    assert tracker.heard_fraction(0.25) == pytest.approx(0.125)
+    assert tracker.heard_fraction(5.0) == pytest.approx(0.25)  # no mark yet: at most the first chunk
+    tracker.on_mark("p1.0", now=0.5)
+    tracker.on_mark("p1.1", now=1.0)
+    assert tracker.heard_fraction(1.2) == pytest.approx(0.6)
+
+
+def test_prompt_finishes_on_its_last_mark_and_next_one_starts():
+    tracker = PlaybackTracker()
+    tracker.add(_prompt("p1", 1.0), now=0.0)
+    tracker.add(_prompt("p2", 1.0, interruptible=False), now=0.0)
+    assert tracker.on_mark("p1.0", 0.5) is None
+    finished = tracker.on_mark("p1.1", 1.0)
+    assert finished.label == "p1"
+    assert tracker.current.label == "p2" and not tracker.current.interruptible
+    assert tracker.heard_fraction(1.25) == pytest.approx(0.25)
+    assert tracker.on_mark("unknown", 1.3) is None
+    tracker.clear()
+    assert not tracker.playing and tracker.heard_fraction(2.0) == 0.0
+
+
+def test_mark_of_later_prompt_implies_earlier_ones_were_heard():
+    tracker = PlaybackTracker()
+    tracker.add(_prompt("p1", 0.5), now=0.0)
+    tracker.add(_prompt("p2", 0.5), now=0.0)
+    assert tracker.on_mark("p2.0", 1.0).label == "p2"
+    assert not tracker.playing
+
+
+# ---- timers -------------------------------------------------------------------------------------
+def test_timers_fire_once_in_deadline_order():
+    timers = Timers()
+    timers.start("b", 2.0)
+    timers.start("a", 1.0)
+    timers.start("c", 9.0)
+    assert timers.pop_due(0.5) == []
+    assert timers.pop_due(2.0) == ["a", "b"]
+    assert timers.pop_due(3.0) == []
+    timers.cancel("c")
+    assert not timers.active("c") and timers.pop_due(10.0) == []
+
+
+def test_ticker_ticks_and_stops_its_thread():
+    ticks = []
+    ticker = Ticker(lambda: ticks.append(1), interval_s=0.01)
+    ticker.start()
+    time.sleep(0.1)
+    ticker.stop()
+    count = len(ticks)
+    assert count >= 3
+    time.sleep(0.05)
+    assert len(ticks) == count
+    assert not any(t.name == "voicebot-ticker" for t in threading.enumerate())
+
+
+# ---- lookups --------------------------------------------------------------------------------------
+@pytest.fixture()
+def pool():
+    executor = ThreadPoolExecutor(2)
+    yield executor
+    executor.shutdown(wait=True)
+
+
+def _poll_until(runner: LookupRunner, now: float, max_s: float = 2.0) -> list:
+    deadline = time.monotonic() + max_s
+    while time.monotonic() < deadline:
+        out = runner.poll(now)
+        if out:
+            return out
+        time.sleep(0.005)
+    return []
+
+
+def test_fast_lookup_completes_without_filler(pool):
+    woken = threading.Event()
+    runner = LookupRunner(pool, lambda source, params, timeout: {"source": source, **params}, wake=woken.set)
+    runner.start(Lookup("l1", "order_by_number", {"number": "4172"}), now=0.0)
+    out = _poll_until(runner, now=0.1)
+    assert out == [LookupCompleted("l1", {"source": "order_by_number", "number": "4172"})]
+    assert woken.is_set() and not runner.busy
+
+
+def test_slow_lookup_gets_one_filler_then_completes(pool):
+    release = threading.Event()
+
+    def slow(source, params, timeout):
+        release.wait(2.0)
+        return {"ok": True}
+
+    runner = LookupRunner(pool, slow)
+    lookup = Lookup("l2", "slow", {}, timeout_s=5.0, filler="One moment.", filler_after_s=0.8)
+    runner.start(lookup, now=10.0)
+    assert runner.poll(10.5) == []
+    assert runner.poll(10.8) == [FillerDue(lookup)]
+    assert runner.poll(11.0) == []
+    release.set()
+    assert _poll_until(runner, 11.2) == [LookupCompleted("l2", {"ok": True})]
+
+
+def test_lookup_timeout_and_error_become_lookup_failed(pool):
+    release = threading.Event()
+    runner = LookupRunner(pool, lambda s, p, t: release.wait(2.0) and {})
+    runner.start(Lookup("slow", "s", {}, timeout_s=1.0, filler=""), now=0.0)
+    out = runner.poll(1.0)
+    release.set()
+    assert len(out) == 1 and isinstance(out[0], LookupFailed) and "timed out" in out[0].reason
+
+    def broken(source, params, timeout):
+        raise LookupFailedError("data source 'x' failed: boom")
+
+    runner = LookupRunner(pool, broken)
+    runner.start(Lookup("bad", "x", {}), now=0.0)
+    out = _poll_until(runner, 0.1)
+    assert isinstance(out[0], LookupFailed) and "boom" in out[0].reason
+
+
+# ---- the in-memory channel ------------------------------------------------------------------------
+def test_recording_channel_plays_on_clock_and_echoes_marks_in_order():
+    clock = FrameClock()
+    marks: list[str] = []
+    io = RecordingCallIO(clock, on_mark=marks.append)
+    io.play(np.ones(800, dtype=np.int16), "a")  # 0.1 s
+    io.play(np.ones(800, dtype=np.int16), "b")
+    for _ in range(7):
+        clock.advance(0.02)
+        io.advance()
+    assert marks == ["a"] and io.busy
+    for _ in range(4):
+        clock.advance(0.02)
+        io.advance()
+    assert marks == ["a", "b"] and not io.busy
+    assert len(io.audio()) == 1600
+
+
+def test_recording_channel_clear_drops_queued_audio():
+    clock = FrameClock()
+    marks: list[str] = []
+    io = RecordingCallIO(clock, on_mark=marks.append)
+    io.play(np.ones(8000, dtype=np.int16), "long")
+    clock.advance(0.2)
+    io.advance()
+    io.clear()
+    clock.advance(2.0)
+    io.advance()
+    assert marks == [] and len(io.audio()) == 1600 and [e.kind for e in io.events] == ["play", "clear"]
+
+
+# ---- transfer context --------------------------------------------------------------------------------
+@pytest.fixture()
+def db(tmp_path):
+    database = Database(f"sqlite:///{tmp_path / 'test.db'}")
+    database.create_all()
+    return database
+
+
+def test_transfer_context_is_saved_and_reloaded(db):
+    from voicebot.nlu.base import Understanding
+
+    with db.session() as s:
+        s.add(Call(call_sid="CA123", caller="+15550001111"))
+    transfer = Transfer("+15550100000", "agent_requested", {"slots": {"order_number": "4172"}})
+    u = Understanding("I want an agent", intent="agent", confidence=0.91, emotion="angry", frustration=0.8)
+    transcript = [("bot", "How can I help?"), ("caller", "where is my order"), ("bot", "Please say your order number."), ("caller", "I want an agent")]
+    context = build_context(transfer, call_sid="CA123", caller="+15550001111", transcript=transcript, understanding=u,
+                            frustration=0.8, emotion="angry", customer={"name": "Dana"})
+    assert context["intent"] == "agent" and context["slots"] == {"order_number": "4172"}
+    assert "caller: I want an agent" in context["transcript_summary"]
+    record_id = save_transfer(db, "CA123", transfer, context)
+    loaded = load_transfer(db, record_id)
+    assert loaded["reason"] == "agent_requested" and loaded["frustration"] == 0.8 and loaded["customer"]["name"] == "Dana"
+    with db.session() as s:
+        assert s.query(Call).filter_by(call_sid="CA123").one().outcome == "transferred"
+    params = sip_parameters(context)
+    assert params["reason"] == "agent_requested" and params["customer"] == "Dana"
+    assert all(len(v) <= 64 for v in params.values())
+
+
+def test_transfer_for_unknown_call_is_a_storage_error(db):
+    with pytest.raises(StorageError, match="no call CA-missing"):
+        save_transfer(db, "CA-missing", Transfer("x", "y"), {})

@@ -1,0 +1,66 @@
+"""``load_asr(name)``: the one way to get a recogniser, cached per process.
+
+Names: ``auto`` (default; see ``auto.py``), ``whisper``, ``pocketsphinx``, ``vosk`` (English
+Vosk model from ``models/vosk-en-us-small``), or ``vosk:PATH`` for any Vosk model directory.
+Engine errors are translated to ``voicebot.errors`` here.
+"""
+from __future__ import annotations
+
+import threading
+
+from voicebot.asr import models
+from voicebot.asr.base import ASR
+from voicebot.config import load_settings
+from voicebot.errors import ASRError, ModelNotFoundError, VoicebotError
+
+BACKENDS = ("auto", "vosk", "whisper", "pocketsphinx")
+ENGLISH_VOSK = "vosk-en-us-small"
+GRAMMAR_BACKEND = "pocketsphinx"  # chosen from benchmarks/asr_accuracy.py, see docs/asr.md
+
+_cache: dict[tuple, ASR] = {}
+_lock = threading.RLock()
+
+
+def auto_choice(settings=None) -> dict[str, str]:
+    """Which backend ``auto`` uses for open speech and for grammars, given installed models."""
+    open_backend = "vosk" if models.installed(ENGLISH_VOSK, settings) else "whisper"
+    return {"open": open_backend, "grammar": GRAMMAR_BACKEND}
+
+
+def load_asr(name: str = "auto", settings=None) -> ASR:
+    """A loaded recogniser for ``name`` (one instance per name and models folder per process)."""
+    settings = settings or load_settings()
+    key = (name, settings.models_dir)
+    with _lock:
+        if key not in _cache:
+            _cache[key] = _create(name, settings)
+        return _cache[key]
+
+
+def _create(name: str, settings) -> ASR:
+    try:
+        if name == "auto":
+            from voicebot.asr.auto import AutoASR
+
+            choice = auto_choice(settings)
+            return AutoASR(lambda: load_asr(choice["open"], settings), lambda: load_asr(choice["grammar"], settings), choice["open"], choice["grammar"])
+        if name == "whisper":
+            from voicebot.asr.whisper import WhisperASR
+
+            return WhisperASR()
+        if name == "pocketsphinx":
+            from voicebot.asr.pocketsphinx import PocketsphinxASR
+
+            return PocketsphinxASR()
+        if name == "vosk" or name.startswith("vosk:"):
+            from voicebot.asr.vosk import VoskASR
+
+            path = name[5:] if name.startswith("vosk:") else models.model_path(ENGLISH_VOSK, settings)
+            if path is None:
+                raise ModelNotFoundError(f"no English Vosk model installed; run `voicebot models download {ENGLISH_VOSK}` (needs internet) or unpack it into {models.models_dir(settings) / ENGLISH_VOSK}")
+            return VoskASR(path)
+    except VoicebotError:
+        raise
+    except Exception as exc:  # anything an engine throws while loading
+        raise ASRError(f"cannot load the {name} recogniser: {exc}") from exc
+    raise ASRError(f"unknown ASR backend {name!r}; choose one of {', '.join(BACKENDS)} or vosk:PATH")

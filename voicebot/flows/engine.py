@@ -1,0 +1,314 @@
+"""The flow engine: ``step(flow, state, event) -> (state, actions)``, a pure function.
+
+No I/O, no clock, no randomness: the time of day comes in ``CallStarted.params["local_time"]``
+(ISO 8601, filled by the runner), data comes back as ``LookupCompleted``/``LookupFailed`` events
+after a ``Lookup`` action. The input state is never modified; ``FlowState`` is plain data that
+round-trips through JSON so a call can move between workers.
+
+Each caller turn at a listening node (menu, ask, survey) goes, in order, to: the agent
+handler, the frustration handler, the node's own answers, the goodbye handler; what none of
+them takes counts as a no-match. Silence and no-match are counted per node and reset when the call moves on.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from voicebot.actions import Action, HangUp, Lookup, Say, Transfer
+from voicebot.events import CallEnded, CallStarted, DtmfPressed, LookupCompleted, LookupFailed, NoInput, Utterance
+from voicebot.flows import schema as s
+from voicebot.flows.expressions import evaluate, render
+from voicebot.flows.handoff import transfer_context
+from voicebot.flows.listen import listen_for
+from voicebot.flows.slots import extract, score, yes_or_no
+from voicebot.flows.validate import BUILTIN_VARIABLES
+
+MAX_NODES_PER_STEP = 100  # a runaway loop becomes a transfer, never a hang
+CALM_AT = 0.5  # frustration at which the bot speaks in a calm style
+TRANSCRIPT_LINES = 30
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass
+class FlowState:
+    """Where a call is in its flow. Plain JSON-able data; treat as immutable outside the engine."""
+
+    node: str | None = None
+    waiting: str | None = None  # "input", "confirm", "lookup" or None
+    lookup_id: str | None = None
+    variables: dict[str, Any] = field(default_factory=dict)
+    silence_count: int = 0
+    nomatch_count: int = 0
+    lookup_seq: int = 0
+    topic: str | None = None  # the last intent that chose something (for agent context)
+    asked_at: str | None = None  # the last node that waited for the caller (for agent context)
+    transcript: list[dict] = field(default_factory=list)
+    ended: bool = False
+    end_reason: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "FlowState":
+        return cls(**json.loads(text))
+
+
+def step(flow, state: FlowState | None, event) -> tuple[FlowState, list[Action]]:
+    """Apply one event to a call; return the new state and the actions to carry out, in order."""
+    if state is None:
+        if not isinstance(event, CallStarted):
+            raise ValueError(f"the first event of a call must be CallStarted, not {type(event).__name__}")
+        st = FlowState(variables=builtin_variables(flow.model, event))
+        actions: list[Action] = []
+        _goto(flow, st, flow.start, actions)
+        return st, actions
+    st = copy.deepcopy(state)
+    actions = []
+    if st.ended or isinstance(event, CallStarted):
+        return st, actions
+    if isinstance(event, CallEnded):
+        st.ended, st.end_reason, st.waiting = True, event.reason, None
+    elif st.node not in flow.nodes:  # the state came from another version of the flow
+        _transfer(flow, st, actions, "flow_changed", "Let me connect you with someone who can help.", None)
+    elif isinstance(event, (LookupCompleted, LookupFailed)):
+        if st.waiting == "lookup" and event.lookup_id == st.lookup_id:
+            _lookup_answered(flow, st, event, actions)
+    elif isinstance(event, NoInput) and st.waiting in ("input", "confirm"):
+        _silence(flow, st, actions)
+    elif isinstance(event, (Utterance, DtmfPressed)) and st.waiting in ("input", "confirm"):
+        _caller_turn(flow, st, event, actions)
+    return st, actions
+
+
+def builtin_variables(model: s.FlowModel, event: CallStarted) -> dict[str, Any]:
+    """The variables every call starts with (see ``validate.BUILTIN_VARIABLES``)."""
+    variables = {name: None for name in BUILTIN_VARIABLES}
+    variables.update(caller=event.caller, channel=event.channel, call_id=event.call_id, frustration=0.0, emotion="neutral")
+    local = event.params.get("local_time")
+    if isinstance(local, str):
+        try:
+            local = datetime.fromisoformat(local)
+        except ValueError:
+            local = None
+    if isinstance(local, datetime):
+        hours = model.business_hours
+        now, day = local.strftime("%H:%M"), WEEKDAYS[local.weekday()]
+        variables.update(time=now, weekday=day, open_now=day in hours.days and hours.open <= now < hours.close)
+    return variables
+
+
+# -- moving through nodes ---------------------------------------------------------------------
+
+def _goto(flow, st: FlowState, name: str, actions: list[Action]) -> None:
+    """Enter node ``name`` and run nodes until one waits for the caller or a lookup, or the call ends."""
+    for _ in range(MAX_NODES_PER_STEP):
+        st.node, st.waiting, st.silence_count, st.nomatch_count = name, None, 0, 0
+        node = flow.nodes[name]
+        if isinstance(node, s.SayNode):
+            prompt = str(flow.base_dir / node.prompt) if node.prompt else None
+            _say(st, actions, node.text, prompt_file=prompt, style=node.style, interruptible=node.interruptible)
+            name = node.next
+        elif isinstance(node, s.SetNode):
+            for key, expression in node.values.items():
+                st.variables[key] = evaluate(expression, st.variables)
+            name = node.next
+        elif isinstance(node, s.BranchNode):
+            name = next((c.goto for c in node.cases if evaluate(c.when, st.variables)), node.default)
+        elif isinstance(node, s.LookupNode):
+            st.lookup_seq += 1
+            st.waiting, st.lookup_id = "lookup", f"{name}-{st.lookup_seq}"
+            params = {k: render(v, st.variables) for k, v in node.params.items()}
+            actions.append(Lookup(st.lookup_id, node.source, params, node.timeout_s, render(node.filler, st.variables)))
+            return
+        elif isinstance(node, (s.MenuNode, s.AskNode, s.SurveyNode)):
+            text = node.question if isinstance(node, s.SurveyNode) else node.prompt
+            _say(st, actions, text)
+            st.waiting, st.asked_at = "input", name
+            actions.append(listen_for(flow, node))
+            return
+        elif isinstance(node, s.TransferNode):
+            _transfer(flow, st, actions, node.reason, node.text, node.destination)
+            return
+        elif isinstance(node, s.HangupNode):
+            _say(st, actions, node.text)
+            actions.append(HangUp(node.reason))
+            st.ended, st.end_reason = True, node.reason
+            return
+    _transfer(flow, st, actions, "flow_loop", "Let me connect you with someone who can help.", None)
+
+
+def _say(st: FlowState, actions: list[Action], template: str, **kwargs) -> None:
+    text = render(template, st.variables)
+    if not text and not kwargs.get("prompt_file"):
+        return
+    if kwargs.get("style") is None and _upset(st):
+        kwargs["style"] = "calm"
+    actions.append(Say(text, **kwargs))
+    st.transcript = (st.transcript + [{"speaker": "bot", "text": text}])[-TRANSCRIPT_LINES:]
+
+
+def _upset(st: FlowState) -> bool:
+    return (st.variables.get("frustration") or 0.0) >= CALM_AT or st.variables.get("emotion") == "angry"
+
+
+def _transfer(flow, st: FlowState, actions, reason: str, text: str, destination: str | None) -> None:
+    _say(st, actions, text)
+    context = transfer_context(st, reason)
+    actions.append(Transfer(render(destination or flow.model.transfer_destination, st.variables), reason, context))
+    st.ended, st.end_reason, st.waiting = True, "transferred", None
+
+
+# -- caller turns -----------------------------------------------------------------------------
+
+def _caller_turn(flow, st: FlowState, event, actions: list[Action]) -> None:
+    model, node = flow.model, flow.nodes[st.node]
+    u = event.understanding if isinstance(event, Utterance) else None
+    said = event.text if isinstance(event, Utterance) else f"[keys {event.digits}]"
+    st.transcript = (st.transcript + [{"speaker": "caller", "text": said}])[-TRANSCRIPT_LINES:]
+    intent = None
+    if u is not None:
+        intent = u.intent if u.confidence >= model.intent_threshold else "oos"
+        st.variables.update(intent=intent, confidence=u.confidence, emotion=u.emotion, frustration=u.frustration)
+    if isinstance(event, Utterance):
+        st.variables["text"] = event.text
+    keys = event.digits.rstrip("#") if isinstance(event, DtmfPressed) else None
+
+    handlers = model.handlers
+    target = _handler_target(handlers.agent, keys, intent)
+    if target is None and handlers.frustration and u is not None and u.frustration >= handlers.frustration.threshold:
+        target = handlers.frustration.goto
+    if target is None:  # the node's own answers come before "goodbye": "no, that's all" may be an option
+        target = _node_answer(flow, st, node, event, intent, actions)
+        if target == "":  # the node handled it and keeps waiting (e.g. a confirmation question)
+            return
+    if target is None:
+        target = _handler_target(handlers.goodbye, keys, intent)
+    if target is None:
+        _no_match(flow, st, actions)
+    else:
+        _goto(flow, st, target, actions)
+
+
+def _handler_target(handler: s.IntentHandler | None, keys: str | None, intent: str | None) -> str | None:
+    if handler is None:
+        return None
+    if (keys is not None and keys == handler.key) or (intent is not None and intent in handler.intents):
+        return handler.goto
+    return None
+
+
+def _node_answer(flow, st: FlowState, node, event, intent: str | None, actions: list[Action]) -> str | None:
+    """Next node for this turn, '' to keep waiting, None for a no-match."""
+    if isinstance(node, s.MenuNode):
+        keys = event.digits.rstrip("#") if isinstance(event, DtmfPressed) else None
+        text = f" {event.text.lower()} " if isinstance(event, Utterance) else ""
+        for option in node.options:
+            if (keys and keys == option.key) or (intent and intent == option.intent) or \
+                    any(f" {p.lower()} " in text for p in option.phrases):
+                st.topic = option.intent or st.topic
+                return option.goto
+        return None
+    if isinstance(node, s.SurveyNode):
+        value = score(event, node.scale)
+        if value is None:
+            return None
+        st.variables[node.slot] = value
+        _say(st, actions, node.thanks)
+        return node.next
+    if st.waiting == "confirm":
+        answer = extract("yesno", event) if isinstance(event, DtmfPressed) else _yes_no(event)
+        if answer is None:
+            return None
+        if answer:
+            return node.next
+        st.waiting = "input"
+        _say(st, actions, node.reprompt or node.prompt)
+        actions.append(listen_for(flow, node))
+        return ""
+    value = extract(node.slot_type, event)
+    if not _valid(node, value):
+        return None
+    st.variables[node.slot] = value
+    if node.confirm:
+        st.waiting = "confirm"
+        _say(st, actions, node.confirm)
+        actions.append(listen_for(flow, node, confirming=True))
+        return ""
+    return node.next
+
+
+def _yes_no(event: Utterance) -> bool | None:
+    value = extract("yesno", event)
+    return value if value is not None else yes_or_no(event.text)
+
+
+def _valid(node: s.AskNode, value) -> bool:
+    if value is None:
+        return False
+    text = str(value)
+    if node.min_length is not None and len(text) < node.min_length:
+        return False
+    if node.max_length is not None and len(text) > node.max_length:
+        return False
+    if node.pattern:
+        return re.fullmatch(node.pattern, text) is not None
+    return True
+
+
+def _reprompt(flow, st: FlowState, node, apology: str, actions: list[Action]) -> None:
+    if st.waiting == "confirm":
+        _say(st, actions, f"{apology} {node.confirm}")
+        actions.append(listen_for(flow, node, confirming=True))
+        return
+    again = node.question if isinstance(node, s.SurveyNode) else (node.reprompt or node.prompt)
+    _say(st, actions, f"{apology} {again}")
+    actions.append(listen_for(flow, node))
+
+
+def _no_match(flow, st: FlowState, actions: list[Action]) -> None:
+    node, handler = flow.nodes[st.node], flow.model.handlers.no_match
+    limit = node.retries if isinstance(node, s.AskNode) and node.retries is not None else (handler.rephrase if handler else 1)
+    st.nomatch_count += 1
+    if st.nomatch_count > limit:
+        target = getattr(node, "on_fail", None) or (handler.goto if handler else None)
+        if isinstance(node, s.SurveyNode):  # a survey is optional: never escalate over it
+            target = node.next
+        if target:
+            _goto(flow, st, target, actions)
+        else:
+            _transfer(flow, st, actions, "no_match", "Let me connect you with an agent.", None)
+        return
+    _reprompt(flow, st, node, handler.text if handler else "Sorry, I didn't understand.", actions)
+
+
+def _silence(flow, st: FlowState, actions: list[Action]) -> None:
+    node, handler = flow.nodes[st.node], flow.model.handlers.silence
+    st.transcript = (st.transcript + [{"speaker": "caller", "text": "[silence]"}])[-TRANSCRIPT_LINES:]
+    st.silence_count += 1
+    if st.silence_count > (handler.reprompts if handler else 2):
+        if isinstance(node, s.SurveyNode):  # a survey is optional: a silent caller just leaves
+            _goto(flow, st, node.next, actions)
+        elif handler:
+            _goto(flow, st, handler.goto, actions)
+        else:
+            _transfer(flow, st, actions, "no_input", "Let me connect you with an agent.", None)
+        return
+    _reprompt(flow, st, node, handler.text if handler else "Sorry, I didn't hear anything.", actions)
+
+
+def _lookup_answered(flow, st: FlowState, event, actions: list[Action]) -> None:
+    node = flow.nodes[st.node]
+    if isinstance(event, LookupCompleted):
+        st.variables[node.save_as] = event.result
+        _goto(flow, st, node.next, actions)
+        return
+    st.variables[node.save_as] = None
+    line = {"speaker": "system", "text": f"lookup {node.source} failed: {event.reason}"}
+    st.transcript = (st.transcript + [line])[-TRANSCRIPT_LINES:]
+    _say(st, actions, node.error_text)
+    _goto(flow, st, node.on_error or node.next, actions)

@@ -1,0 +1,125 @@
+"""Voice arousal from prosody (librosa): is the caller speaking more agitatedly than before?
+
+Each clip is first loudness-normalised (phone lines differ; loudness alone is not an
+emotion), then described by pitch level and range (pyin), spectral balance (energy above
+1 kHz, spectral flatness), loudness dynamics and a speaking-rate proxy (onsets per voiced
+second). ``analyze(audio, baseline)`` turns these into an arousal score in [0, 1]:
+0.5 means "like this caller's earlier turns" (``baseline``) or, with no baseline, like a
+typical calm adult speaker. The feature choice, signs and scales are a hand-set heuristic
+tuned on RAVDESS actors 1-6 and evaluated on unseen actors 7-12 (benchmarks/emotion_voice.py,
+docs/nlu.md); no model trained on RAVDESS is shipped.
+
+librosa's pyin JIT-compiles on first use (seconds): call ``warm_up()`` at start-up.
+"""
+from __future__ import annotations
+
+import math
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parents[3] / "var" / "numba-cache"))
+
+import numpy as np
+
+from voicebot.audio.wavfile import Audio
+
+RATE = 8000            # everything is analysed at telephone rate
+TARGET_RMS_DB = -23.0  # loudness normalisation target (dBFS of active speech)
+MIN_SPEECH_S = 0.3     # less voiced speech than this: no voice evidence
+FMIN, FMAX = 70.0, 500.0
+
+# feature -> (sign, scale): z = sign * (value - reference) / scale. Tuned on RAVDESS actors 1-6.
+WEIGHTS = {
+    "pitch_st": (+1, 3.0),        # median f0, semitones re 100 Hz: agitation raises pitch
+    "pitch_range_st": (+1, 3.0),  # 10-90 % f0 spread, semitones
+    "hf_ratio_db": (+1, 4.0),     # energy above 1 kHz relative to below: strained voice is brighter
+    "flatness_db": (-1, 3.0),     # spectral flatness of active frames (dB): tense voice is more tonal
+    "loudness_var_db": (+1, 3.0), # std of frame loudness after normalisation
+}
+# Reference values for a calm adult when there is no baseline (from RAVDESS actors 1-6 neutral/calm).
+POPULATION_REFERENCE = {"pitch_st": 3.5, "pitch_range_st": 4.0, "hf_ratio_db": -14.0, "flatness_db": -45.0, "loudness_var_db": 8.0}
+GENDER_NEUTRAL = {"pitch_st"}  # without a baseline pitch level says more about the speaker than the mood
+
+
+@dataclass(frozen=True)
+class VoiceResult:
+    arousal: float | None       # [0, 1]; None when there is no usable speech
+    features: dict | None
+    reason: str = ""            # why arousal is None ("silence", "too short", "clipped")
+
+
+class AcousticAnalyzer:
+    """Stateless prosody analyser; one per process is enough (thread-safe)."""
+
+    def __init__(self, warm: bool = True):
+        self._lock = threading.Lock()
+        if warm:
+            self.warm_up()
+
+    def warm_up(self) -> None:
+        """Run pyin once so its JIT compilation happens now, not on a caller's turn."""
+        t = np.arange(RATE // 2) / RATE
+        self.features(Audio((np.sin(2 * np.pi * 150 * t) * 8000).astype(np.int16), RATE))
+
+    def features(self, audio: Audio) -> tuple[dict | None, str]:
+        """Prosodic features of one clip, or (None, reason) for silence or too little speech."""
+        import librosa
+
+        y = audio.at_rate(RATE).pcm.astype(np.float32) / 32768.0
+        if len(y) < RATE * MIN_SPEECH_S:
+            return None, "too short"
+        clipped = np.mean(np.abs(y) > 0.99)
+        frame, hop = 512, 128
+        rms = librosa.feature.rms(y=y, frame_length=frame, hop_length=hop)[0]
+        rms_db = 20 * np.log10(rms + 1e-9)
+        active = rms_db > rms_db.max() - 35
+        if rms_db.max() < -60 or active.sum() * hop / RATE < MIN_SPEECH_S:
+            return None, "silence"
+        gain_db = TARGET_RMS_DB - 10 * np.log10(np.mean(rms[active] ** 2) + 1e-12)
+        y = y * (10 ** (gain_db / 20))  # loudness normalisation; the score never sees level
+        with self._lock:  # pyin's numba kernels are not re-entrant-safe during first compile
+            f0, voiced, _ = librosa.pyin(y, fmin=FMIN, fmax=FMAX, sr=RATE, frame_length=1024, hop_length=hop)
+        f0 = f0[voiced & ~np.isnan(f0)]
+        if len(f0) * hop / RATE < MIN_SPEECH_S * 0.5:
+            return None, "no voiced speech"
+        semitones = 12 * np.log2(f0 / 100.0)
+        spec = np.abs(librosa.stft(y, n_fft=frame, hop_length=hop)) ** 2
+        freqs = librosa.fft_frequencies(sr=RATE, n_fft=frame)
+        n = min(spec.shape[1], len(active))
+        spec, act = spec[:, :n], active[:n]
+        high = spec[freqs >= 1000][:, act].sum()
+        low = spec[(freqs >= 80) & (freqs < 1000)][:, act].sum()
+        flat = librosa.feature.spectral_flatness(S=spec[:, act] + 1e-12)[0]
+        loud = 20 * np.log10(librosa.feature.rms(y=y, frame_length=frame, hop_length=hop)[0][:n][act] + 1e-9)
+        feats = {
+            "pitch_st": float(np.median(semitones)),
+            "pitch_range_st": float(np.percentile(semitones, 90) - np.percentile(semitones, 10)),
+            "hf_ratio_db": float(10 * np.log10((high + 1e-12) / (low + 1e-12))),
+            "flatness_db": float(10 * np.log10(np.median(flat) + 1e-12)),
+            "loudness_var_db": float(np.std(loud)),
+            "clipped_fraction": float(clipped),
+            "speech_s": float(act.sum() * hop / RATE),
+        }
+        return feats, ""
+
+    def score(self, feats: dict, baseline: list[dict] | None = None) -> float:
+        """Arousal in [0, 1] of ``feats`` relative to ``baseline`` features (median), else the population."""
+        if baseline:
+            reference = {k: float(np.median([b[k] for b in baseline])) for k in WEIGHTS}
+            keys = list(WEIGHTS)
+        else:
+            reference = POPULATION_REFERENCE
+            keys = [k for k in WEIGHTS if k not in GENDER_NEUTRAL]
+        z = sum(WEIGHTS[k][0] * (feats[k] - reference[k]) / WEIGHTS[k][1] for k in keys) / math.sqrt(len(keys))
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def analyze(self, audio: Audio, baseline: list[dict] | None = None) -> VoiceResult:
+        """Features and arousal of one caller turn; arousal None for silence or too little speech.
+        Heavily clipped audio still gets a score, but ``reason`` says "clipped"."""
+        feats, reason = self.features(audio)
+        if feats is None:
+            return VoiceResult(None, None, reason)
+        reason = "clipped" if feats["clipped_fraction"] > 0.01 else ""
+        return VoiceResult(self.score(feats, baseline), feats, reason)

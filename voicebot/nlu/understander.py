@@ -1,0 +1,119 @@
+"""The one entry point to understanding: text (+ optional audio) -> ``Understanding``.
+
+    und = Understander.from_examples({"billing": ["question about my bill", ...], ...})
+    und.understand("I was charged twice", audio=None, tracker=FrustrationTracker())
+
+One sentence embedding is shared by the intent head and the text-emotion head, so a warm
+``understand()`` costs about one MiniLM forward pass (~15 ms on one core). Thread-safe:
+heads are read-only; the embedder serialises its own calls; a tracker belongs to one call.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+from voicebot.audio.wavfile import Audio
+from voicebot.errors import NLUError
+from voicebot.nlu.base import Understanding
+from voicebot.nlu.emotion.fusion import FrustrationTracker
+from voicebot.nlu.emotion.text import TextEmotion, TextEmotionResult
+from voicebot.nlu.embeddings import MODEL_NAME, get_embedder
+from voicebot.nlu.entities import extract_entities
+from voicebot.nlu.intents import OOS, IntentClassifier
+
+MAX_CHARS = 1000  # longer input is truncated: a caller turn is never this long
+MIN_LETTERS = 2   # fewer letters (empty, "...", "?") is no speech, hence out of scope
+
+
+class Understander:
+    """Intent head + entity extraction + emotion; ``understand`` never raises on odd text."""
+
+    def __init__(self, intents: IntentClassifier | None, emotion: TextEmotion | None = None, acoustic=None):
+        self.intents = intents
+        self.emotion = emotion if emotion is not None else TextEmotion.load_default(required=False)
+        self.acoustic = acoustic
+        self.embedder = get_embedder()
+
+    # ---- building -------------------------------------------------------------------------
+    @classmethod
+    def from_examples(cls, examples: dict[str, list[str]], oos_label: str = OOS, **kw) -> "Understander":
+        """Train an intent head on a flow's example phrases ({intent: [phrases]}); examples under
+        ``oos_label`` only calibrate out-of-scope rejection. Needs >= 2 intents."""
+        texts, labels = [], []
+        for intent, phrases in examples.items():
+            for phrase in phrases:
+                if phrase and phrase.strip():
+                    texts.append(phrase.strip())
+                    labels.append(intent)
+        if len({l for l in labels if l != oos_label}) < 2:
+            raise NLUError(f"need example phrases for at least 2 intents, got {sorted(set(labels)) or 'none'}")
+        embeddings = get_embedder().embed(texts)
+        head = IntentClassifier.fit(embeddings, labels, oos_label=oos_label)
+        head.metadata.update(training_manifest(texts, labels))
+        return cls(head, **kw)
+
+    @classmethod
+    def load(cls, model_dir: str | Path, **kw) -> "Understander":
+        """Load an intent head saved by ``save`` or ``voicebot nlu train``."""
+        return cls(IntentClassifier.load(model_dir), **kw)
+
+    def save(self, model_dir: str | Path, metrics: dict | None = None) -> Path:
+        """Save the intent head and a ``manifest.json`` (version, data hash, metrics)."""
+        if self.intents is None:
+            raise NLUError("nothing to save: this Understander has no intent head")
+        model_dir = self.intents.save(model_dir)
+        manifest = {"kind": "intent-head", "version": 1, "embedding_model": MODEL_NAME,
+                    "intents": self.intents.classes,
+                    "prob_threshold": self.intents.prob_threshold, "sim_threshold": self.intents.sim_threshold,
+                    **{k: v for k, v in self.intents.metadata.items() if k in ("data_sha256", "examples", "created")},
+                    "metrics": metrics or {}}
+        (Path(model_dir) / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        return Path(model_dir)
+
+    # ---- understanding ----------------------------------------------------------------------
+    def understand(self, text: str, audio: Audio | None = None, tracker: FrustrationTracker | None = None) -> Understanding:
+        """Understand one caller turn. Empty or letter-less text is out of scope with no
+        entities; ``tracker`` (one per call) is updated and its score reported as ``frustration``."""
+        text = (text or "").strip()[:MAX_CHARS]
+        if sum(c.isalpha() for c in text) < MIN_LETTERS and not any(c.isdigit() for c in text):
+            voice = self._voice(audio, tracker)
+            frustration = tracker.update(text_frustration=None, voice=voice, no_match=True) if tracker else 0.0
+            return Understanding(text=text, frustration=frustration)
+        vector = self.embedder.embed_one(text)
+        intent, confidence, intent_scores = OOS, 0.0, {}
+        if self.intents is not None:
+            pred = self.intents.predict(vector)
+            intent, confidence, intent_scores = pred.intent, pred.confidence, pred.scores
+        emotion = self.emotion.classify(text, vector)
+        voice = self._voice(audio, tracker)
+        if tracker is not None:
+            frustration = tracker.update(text_frustration=emotion.frustration, voice=voice,
+                                         no_match=intent == OOS, text=text, cues=emotion.cues)
+        else:
+            frustration = emotion.frustration if voice is None else max(emotion.frustration, 0.5 * emotion.frustration + 0.5 * voice)
+        return Understanding(text=text, intent=intent, confidence=round(confidence, 4),
+                             intent_scores={k: round(v, 4) for k, v in intent_scores.items()},
+                             entities=extract_entities(text), emotion=emotion.label,
+                             emotion_scores={k: round(v, 4) for k, v in emotion.scores.items()},
+                             frustration=round(float(frustration), 4))
+
+    def _voice(self, audio: Audio | None, tracker: FrustrationTracker | None) -> float | None:
+        """Voice arousal in [0, 1] relative to the caller's earlier turns, or None without audio."""
+        if audio is None or self.acoustic is None:
+            return None
+        baseline = tracker.voice_baseline if tracker is not None else None
+        result = self.acoustic.analyze(audio, baseline)
+        if tracker is not None and result.features is not None:
+            tracker.remember_voice(result.features)
+        return result.arousal
+
+
+def training_manifest(texts: list[str], labels: list[str]) -> dict:
+    """Data hash and size of a training set, for ``manifest.json``."""
+    digest = hashlib.sha256("\n".join(f"{t}\t{l}" for t, l in zip(texts, labels)).encode()).hexdigest()
+    return {"data_sha256": digest, "examples": len(texts), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+__all__ = ["Understander", "FrustrationTracker", "TextEmotionResult"]

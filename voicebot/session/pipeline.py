@@ -1,0 +1,220 @@
+"""The parts every call shares, loaded once per process: recogniser, speech synthesiser (with its
+phrase cache), the flow and its understander, data sources, database, and a small thread pool
+for lookups.
+
+``build_pipeline(settings)`` loads and warms everything (models, the flow's fixed prompts in the
+TTS cache, librosa's pitch tracker) so the first caller does not pay for it; calling it again
+with the same settings returns the same object.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voicebot.actions import Say
+from voicebot.asr.base import ASR, Grammar
+from voicebot.config import PROJECT_ROOT, Settings
+from voicebot.storage.db import Database
+from voicebot.tts.base import TTS
+
+# Constraints for torch/librosa work (see DESIGN.md); defaults only, the environment wins.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("NUMBA_CACHE_DIR", str(PROJECT_ROOT / "var" / "numba-cache"))
+
+log = logging.getLogger(__name__)
+
+LOOKUP_THREADS = 8  # lookups of all calls share these; each lookup is I/O bound and time-limited
+PROMPT_FIELDS = ("text", "prompt", "reprompt", "confirm", "error_text", "filler", "goodbye", "question", "message")
+
+
+@dataclass
+class Pipeline:
+    """Loaded-once parts shared by all calls. Thread-safe to use from many sessions."""
+
+    settings: Settings
+    asr: ASR
+    tts: TTS
+    flow_store: Any  # .current() -> voicebot.flows.loader.Flow (reloads when the file changes)
+    data_sources: Any  # .run(source, params, timeout_s) -> dict
+    db: Database | None = None
+    lookup_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="voicebot-lookup"))
+    # Voice (prosody) emotion costs ~0.15 s per second of caller speech on this CPU (librosa
+    # pyin), on the turn's critical path: off by default, text emotion and cues still count.
+    voice_emotion: bool = False
+    _understanders: dict = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def current_flow(self):
+        """The flow new calls start with (a call keeps the version it started with)."""
+        return self.flow_store.current()
+
+    def understander(self, flow):
+        """The intent/entity/emotion model for this flow version (trained once per version)."""
+        key = getattr(flow, "sha256", id(flow))
+        with self._lock:
+            model = self._understanders.get(key)
+            if model is None:
+                from voicebot.nlu.understander import Understander
+
+                acoustic = None
+                if self.voice_emotion:
+                    from voicebot.nlu.emotion.acoustic import AcousticAnalyzer
+
+                    acoustic = AcousticAnalyzer(warm=True)  # pays pyin's JIT compile now
+                model = Understander.from_examples(flow.intents, acoustic=acoustic)
+                self._understanders = {key: model}  # only the live version is kept
+            return model
+
+    def grammar_for(self, spec) -> Grammar | None:
+        """The recognition grammar of a ``Listen.grammar`` (None, "digits", "yesno", phrases)."""
+        from voicebot.asr import grammar
+
+        if spec is None:
+            return None
+        if spec == "digits":
+            return grammar.digits()
+        if spec == "yesno":
+            return grammar.yesno()
+        if isinstance(spec, (tuple, list)):
+            return grammar.phrases(spec)
+        return grammar.load(spec)
+
+    def speak(self, say: Say, *, calm: bool = False, flow=None) -> np.ndarray:
+        """The 8 kHz int16 audio of a ``Say``: its recorded prompt file, or TTS of its text.
+
+        ``calm`` (or ``say.style == "calm"``) uses the TTS "calm" delivery: slower and lower,
+        for upset callers. The Say's own ``voice``/``rate`` win over the style's.
+        """
+        from voicebot.tts.prompts import load_prompt
+        from voicebot.tts.registry import delivery_for
+
+        if say.prompt_file:
+            return load_prompt(say.prompt_file, base_dir=getattr(flow, "base_dir", None)).pcm
+        style = "calm" if calm or say.style == "calm" else None
+        delivery = delivery_for(style).as_kwargs()
+        delivery.update({k: v for k, v in (("voice", say.voice), ("rate", say.rate)) if v is not None})
+        return self.tts.synthesize(say.text, **delivery).at_rate(8000).pcm
+
+    def close(self) -> None:
+        self.lookup_pool.shutdown(wait=False, cancel_futures=True)
+
+
+class FileFlowStore:
+    """The flow in a file, reloaded when the file changes; a broken edit keeps the last good one.
+
+    The first load raises ``FlowError``: a server must not start without a working flow.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        from voicebot.flows.loader import load_flow
+
+        self.path = Path(path)
+        self._load = load_flow
+        self._flow = load_flow(self.path)
+        self._version = self._stat()
+        self._lock = threading.Lock()
+
+    def _stat(self) -> tuple[int, int]:
+        stat = self.path.stat()
+        return stat.st_mtime_ns, stat.st_size
+
+    def current(self):
+        from voicebot.errors import FlowError
+
+        with self._lock:
+            try:
+                version = self._stat()
+                if version != self._version:
+                    self._version = version
+                    self._flow = self._load(self.path)
+                    log.info("reloaded flow %s", self.path)
+            except (OSError, FlowError) as exc:
+                log.error("flow %s not reloaded, keeping the previous version: %s", self.path, exc)
+            return self._flow
+
+
+_cache: dict[str, Pipeline] = {}
+_cache_lock = threading.Lock()
+
+
+def build_pipeline(settings: Settings, *, warm: bool = True, voice_emotion: bool = False) -> Pipeline:
+    """Load (once per process and settings) and warm the shared parts of every call."""
+    key = settings.model_dump_json() + str(voice_emotion)
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+        started = time.perf_counter()
+        from voicebot.asr.registry import load_asr
+        from voicebot.flows.datasources import DataSources
+        from voicebot.tts.registry import load_tts
+
+        db = Database(settings.effective_database_url)
+        db.create_all()
+        flow_store = FileFlowStore(settings.flow_path)
+        pipeline = Pipeline(
+            settings=settings,
+            asr=load_asr(settings.asr_backend, settings),
+            tts=load_tts(settings),
+            flow_store=flow_store,
+            data_sources=DataSources.for_flow(flow_store.current(), db),
+            db=db,
+            voice_emotion=voice_emotion,
+        )
+        if warm:
+            warm_up(pipeline)
+        log.info("pipeline ready in %.1f s (asr=%s, tts=%s)", time.perf_counter() - started, pipeline.asr.name, pipeline.tts.name)
+        _cache[key] = pipeline
+        return pipeline
+
+
+def warm_up(pipeline: Pipeline) -> None:
+    """Pay the first-use costs now: the understander (and pyin's JIT when voice emotion is on),
+    the flow's fixed prompts in the TTS cache, both recognisers."""
+    flow = pipeline.current_flow()
+    started = time.perf_counter()
+    pipeline.understander(flow)
+    log.info("warm-up: understander %.1f s", time.perf_counter() - started)
+    started = time.perf_counter()
+    prompts = fixed_prompts(flow)
+    for text in prompts:
+        try:
+            pipeline.speak(Say(text))
+        except Exception as exc:  # a prompt that cannot render now fails again, visibly, in the call
+            log.warning("cannot pre-render prompt %r: %s", text, exc)
+    log.info("warm-up: %d fixed prompts %.1f s", len(prompts), time.perf_counter() - started)
+    started = time.perf_counter()
+    speechless = np.zeros(8000, dtype=np.int16)
+    for grammar in (None, pipeline.grammar_for("digits")):  # loads the open and the grammar recogniser
+        pipeline.asr.transcribe(speechless, 8000, grammar)
+    log.info("warm-up: recognisers %.1f s", time.perf_counter() - started)
+
+
+def fixed_prompts(flow) -> list[str]:
+    """Prompt texts of the flow without ``{variables}``: the same audio every call."""
+    found: list[str] = []
+
+    def visit(value) -> None:
+        if hasattr(value, "model_dump"):
+            value = value.model_dump()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key in PROMPT_FIELDS and isinstance(item, str) and item.strip() and "{" not in item and not item.endswith(".wav"):
+                    found.append(item)
+                else:
+                    visit(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                visit(item)
+
+    visit(getattr(flow, "model", flow))
+    return list(dict.fromkeys(found))

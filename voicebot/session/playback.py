@@ -1,0 +1,97 @@
+"""What the caller is hearing: prompts queued on the channel and how far playback got.
+
+Each prompt is sent in short chunks, each followed by a mark, so the marks the channel echoes
+say how much of it was played (for ``PlaybackInterrupted.heard_fraction`` on barge-in);
+between marks the clock fills in. Whether speech counts as barge-in is decided by the
+endpointer's minimum speech duration (``voicebot.audio.endpointing``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from voicebot.session.base import SAMPLE_RATE
+
+CHUNK_S = 0.5  # mark granularity: heard_fraction is exact to this, estimated in between
+
+
+@dataclass
+class QueuedPrompt:
+    """One prompt on the channel: its chunk labels and durations, and how many were heard."""
+
+    label: str
+    text: str
+    interruptible: bool
+    chunk_labels: list[str]
+    chunk_s: list[float]
+    started_at: float | None = None
+    progress_at: float | None = None
+    echoed: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float:
+        return sum(self.chunk_s)
+
+    def heard_s(self, now: float) -> float:
+        done = sum(self.chunk_s[: self.echoed])
+        if self.progress_at is None or self.echoed >= len(self.chunk_s):
+            return done
+        return done + min(max(0.0, now - self.progress_at), self.chunk_s[self.echoed])
+
+
+def split_chunks(pcm: np.ndarray, chunk_s: float = CHUNK_S) -> list[np.ndarray]:
+    """Cut audio into chunks of ``chunk_s`` seconds (the last one shorter)."""
+    step = max(1, int(chunk_s * SAMPLE_RATE))
+    return [pcm[i : i + step] for i in range(0, len(pcm), step)] or [pcm[:0]]
+
+
+class PlaybackTracker:
+    """What the caller is hearing now. Not thread-safe: the session calls it under its lock."""
+
+    def __init__(self) -> None:
+        self._queue: list[QueuedPrompt] = []
+
+    def add(self, prompt: QueuedPrompt, now: float) -> None:
+        if not self._queue:
+            prompt.started_at = prompt.progress_at = now
+        self._queue.append(prompt)
+
+    @property
+    def playing(self) -> bool:
+        return bool(self._queue)
+
+    @property
+    def current(self) -> QueuedPrompt | None:
+        return self._queue[0] if self._queue else None
+
+    def on_mark(self, label: str, now: float) -> QueuedPrompt | None:
+        """Record an echoed mark; return the prompt it finished, if it was that prompt's last chunk."""
+        for index, prompt in enumerate(self._queue):
+            if label in prompt.chunk_labels:
+                break
+        else:
+            return None  # a mark of cleared audio, or a channel's own mark
+        # marks come in order: anything queued before this prompt has been heard too
+        del self._queue[:index]
+        prompt.echoed = max(prompt.echoed, prompt.chunk_labels.index(label) + 1)
+        prompt.progress_at = now
+        if prompt.echoed < len(prompt.chunk_labels):
+            return None
+        self._queue.pop(0)
+        if self._queue:
+            self._queue[0].started_at = self._queue[0].progress_at = now
+        return prompt
+
+    def heard_fraction(self, now: float) -> float:
+        """Fraction of the current prompt played so far (0 when nothing plays)."""
+        prompt = self.current
+        if prompt is None or prompt.duration_s <= 0:
+            return 0.0
+        return round(min(1.0, prompt.heard_s(now) / prompt.duration_s), 3)
+
+    def clear(self) -> list[QueuedPrompt]:
+        """Forget everything queued (after ``io.clear()``); return what was dropped."""
+        dropped, self._queue = self._queue, []
+        return dropped

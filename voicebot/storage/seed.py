@@ -1,0 +1,61 @@
+"""The demo database: a few customers with phone numbers and their orders.
+
+``seed_demo(db)`` is idempotent (rows are matched by phone / order number and updated), so it
+is safe at every start-up. Facts the demo flow and its conversation tests rely on: order 4172
+has shipped and arrives Thursday, order 5093 is processing, order 9999 does not exist, and
++15550001111 is Ana, a returning customer with past electronics purchases.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+
+from voicebot.storage.db import Database
+from voicebot.storage.tables import Customer, Order
+
+CUSTOMERS = [
+    {"phone": "+15550001111", "name": "Ana Lopez", "email": "ana@example.com", "tier": "gold"},
+    {"phone": "+15550002222", "name": "Ben Carter", "email": "ben@example.com", "tier": "standard"},
+    {"phone": "+15550003333", "name": "Chloe Nguyen", "email": "chloe@example.com", "tier": "standard"},
+]
+
+ORDERS = [  # (number, customer phone, status, item, category, total, eta, placed on)
+    ("4172", "+15550001111", "shipped", "Wireless headphones", "electronics", 89.99, "Thursday", "2026-11-18"),
+    ("3381", "+15550001111", "delivered", "Phone case", "electronics", 19.50, "", "2026-10-02"),
+    ("5093", "+15550002222", "processing", "Running shoes", "sportswear", 74.00, "It ships in two days.", "2026-11-22"),
+    ("1205", "+15550002222", "delivered", "Water bottle", "sportswear", 12.00, "", "2026-09-14"),
+    ("7720", "+15550002222", "delivered", "USB-C charger", "electronics", 25.00, "", "2026-08-30"),
+    ("2710", "+15550003333", "delivered", "Yoga mat", "sportswear", 35.00, "", "2026-10-20"),
+    ("6604", "+15550003333", "shipped", "Bluetooth speaker", "electronics", 59.00, "Monday", "2026-11-20"),
+    ("6605", "+15550003333", "delivered", "USB-C charger", "electronics", 25.00, "", "2026-11-01"),
+]
+MISSING_ORDER = "9999"  # never seeded: the "wrong order number" path
+
+
+def seed_demo(db: Database) -> None:
+    """Create the schema if needed and insert or update the demo customers and orders."""
+    db.create_all()
+    with db.session() as session:
+        by_phone = {}
+        for row in CUSTOMERS:
+            customer = session.scalar(select(Customer).where(Customer.phone == row["phone"]))
+            if customer is None:
+                customer = Customer(**row)
+                session.add(customer)
+            else:
+                for key, value in row.items():
+                    setattr(customer, key, value)
+            by_phone[row["phone"]] = customer
+        session.flush()
+        for number, phone, status, item, category, total, eta, placed in ORDERS:
+            order = session.scalar(select(Order).where(Order.number == number))
+            if order is None:
+                order = Order(number=number)
+                session.add(order)
+            order.customer_id = by_phone[phone].id
+            order.status, order.item, order.category, order.total, order.eta = status, item, category, total, eta
+            order.placed_at = datetime.fromisoformat(placed).replace(tzinfo=timezone.utc)
+        stray = session.scalar(select(Order).where(Order.number == MISSING_ORDER))
+        if stray is not None:
+            session.delete(stray)

@@ -1,0 +1,175 @@
+"""``TwilioCallIO``: the output side of a call over a Twilio Media Stream (``CallIO``).
+
+A sender thread per call sends the queued bot audio as 20 ms mu-law ``media`` messages paced
+in real time (at most ``lead_s`` ahead of the caller's ear, so ``clear`` cuts playback
+quickly), then a ``mark`` per prompt. ``clear`` drops queued audio and sends Twilio's ``clear``
+at once. Transfer and hang-up run after the audio queued before them has been sent (so the
+caller hears "connecting you now"), through ``TwilioRest``. ``close`` stops the thread.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from typing import Callable
+
+import numpy as np
+
+from voicebot.actions import Transfer
+from voicebot.audio.codecs import ulaw_encode
+from voicebot.errors import VoicebotError
+from voicebot.session.base import FRAME_SAMPLES
+from voicebot.telephony.twilio.serializer import TwilioSerializer
+from voicebot.web import metrics
+
+log = logging.getLogger(__name__)
+FRAME_S = 0.02
+
+
+class TwilioCallIO:
+    """Bot audio, marks, clear, transfer and hang-up for one Twilio call.
+
+    ``send`` is the WebSocket's send function (thread-safe: every send goes through a lock).
+    ``prompt_first_frame_at[label]`` is the monotonic time the first frame of each prompt was
+    sent; ``on_first_frame(label, t)`` is called then (latency measurement).
+    """
+
+    def __init__(self, call_sid: str, send: Callable[[str], None], serializer: TwilioSerializer, rest=None,
+                 *, lead_s: float = 0.08, on_first_frame: Callable[[str, float], None] | None = None,
+                 on_ended: Callable[[str], None] | None = None):
+        self.call_sid = call_sid
+        self._send_raw = send
+        self._serializer = serializer
+        self._rest = rest
+        self._lead_s = lead_s
+        self._on_first_frame = on_first_frame
+        self._on_ended = on_ended  # called after a successful REST transfer/hangup
+        self._send_lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._queue: deque = deque()  # ("audio", label, ulaw bytes) | ("action", name, fn)
+        self._generation = 0  # bumped by clear(): the prompt being sent stops
+        self._closed = False
+        self.prompt_first_frame_at: dict[str, float] = {}
+        self.prompt_frames_sent: dict[str, int] = {}
+        self.marks_sent: list[str] = []
+        self.clears_sent = 0
+        self.transfer_ids: list[int] = []
+        self._thread = threading.Thread(target=self._run, name=f"twilio-sender-{call_sid[-8:]}", daemon=True)
+        self._thread.start()
+
+    # CallIO --------------------------------------------------------------------------------
+    def play(self, pcm: np.ndarray, label: str) -> None:
+        data = ulaw_encode(np.asarray(pcm, dtype=np.int16))
+        with self._cond:
+            self._queue.append(("audio", label, data))
+            self._cond.notify()
+
+    def clear(self) -> None:
+        with self._cond:
+            self._queue = deque(item for item in self._queue if item[0] == "action")
+            self._generation += 1
+            self._cond.notify()
+        self._send(self._serializer.clear())
+        self.clears_sent += 1
+
+    def transfer(self, transfer: Transfer, call_record_id: str = "") -> None:
+        def run():
+            rest = self._need_rest()
+            existing = int(call_record_id) if str(call_record_id).isdigit() else None
+            transfer_id = rest.transfer(self.call_sid, transfer.destination, transfer.reason, transfer.context, existing)
+            if transfer_id is not None:
+                self.transfer_ids.append(transfer_id)
+
+        self._enqueue_action("transfer", run)
+
+    def hangup(self, reason: str) -> None:
+        self._enqueue_action("hangup", lambda: self._need_rest().hangup(self.call_sid))
+
+    # channel side ------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop sending and join the sender thread. Idempotent."""
+        with self._cond:
+            self._closed = True
+            self._queue.clear()
+            self._cond.notify()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5)
+
+    def idle(self) -> bool:
+        """True when nothing is queued to send."""
+        with self._cond:
+            return not self._queue
+
+    def _send(self, text: str) -> None:
+        with self._send_lock:
+            self._send_raw(text)
+
+    def _need_rest(self):
+        if self._rest is None:
+            raise VoicebotError("no Twilio REST client configured for transfers and hang-ups")
+        return self._rest
+
+    def _enqueue_action(self, name: str, fn: Callable[[], None]) -> None:
+        with self._cond:
+            self._queue.append(("action", name, fn))
+            self._cond.notify()
+
+    # sender thread -----------------------------------------------------------------------
+    def _run(self) -> None:
+        next_at = 0.0
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                item = self._queue.popleft()
+                generation = self._generation
+            try:
+                if item[0] == "audio":
+                    next_at = self._send_prompt(item[1], item[2], generation, max(next_at, time.monotonic()))
+                else:
+                    self._run_action(item[1], item[2])
+            except Exception as exc:  # socket gone: the reader side ends the call
+                log.info("call %s: sender stopped: %s", self.call_sid, exc)
+                return
+
+    def _send_prompt(self, label: str, data: bytes, generation: int, next_at: float) -> float:
+        """Send ``data`` frame by frame, paced; then its mark unless cleared. Returns the pacing clock."""
+        frame_bytes = FRAME_SAMPLES
+        sent = 0
+        for offset in range(0, len(data), frame_bytes):
+            delay = next_at - self._lead_s - time.monotonic()
+            if delay > 0:
+                with self._cond:  # wakes early on clear/close
+                    self._cond.wait_for(lambda: self._closed or self._generation != generation, timeout=delay)
+            with self._cond:
+                if self._closed or self._generation != generation:
+                    self.prompt_frames_sent[label] = sent
+                    return time.monotonic()
+            frame = data[offset:offset + frame_bytes]
+            if len(frame) < frame_bytes:
+                frame = frame + b"\xff" * (frame_bytes - len(frame))  # mu-law silence
+            self._send(self._serializer.media(frame))
+            if sent == 0:
+                now = time.monotonic()
+                self.prompt_first_frame_at[label] = now
+                if self._on_first_frame is not None:
+                    self._on_first_frame(label, now)
+            sent += 1
+            next_at += FRAME_S
+        self.prompt_frames_sent[label] = sent
+        self._send(self._serializer.mark(label))
+        self.marks_sent.append(label)
+        return next_at
+
+    def _run_action(self, name: str, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except VoicebotError as exc:
+            metrics.ERRORS.labels(where=f"rest_{name}").inc()
+            log.error("call %s: %s failed: %s", self.call_sid, name, exc)
+            return
+        if self._on_ended is not None:
+            self._on_ended(name)

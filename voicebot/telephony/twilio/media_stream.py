@@ -1,0 +1,185 @@
+"""``WS /twilio/media``: Twilio's bidirectional Media Stream for one call (flask-sock).
+
+Reads Twilio's messages in order and drives a ``CallSession``: ``start`` (the one-time token
+from the voice webhook must match the CallSid and be unused, else the socket is closed),
+``media`` (mu-law -> 20 ms int16 frames -> ``on_audio``), ``dtmf``, ``mark``, ``stop``.
+Bad input never takes the server down: malformed JSON, unknown events, bad base64 and
+out-of-order frames are logged with the CallSid and skipped; a dropped socket or a long
+silence ends the call. Either way the session is stopped (it keeps what was said) and the
+sender thread is joined, so nothing is left behind.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import numpy as np
+from flask import Blueprint
+from flask_sock import Sock
+from simple_websocket import ConnectionClosed
+
+from voicebot.errors import TelephonyError, VoicebotError
+from voicebot.session.base import FRAME_SAMPLES
+from voicebot.telephony.twilio import call_store
+from voicebot.telephony.twilio.call_io import TwilioCallIO
+from voicebot.telephony.twilio.serializer import Connected, Dtmf, Mark, Media, Start, Stop, TwilioSerializer
+from voicebot.web import metrics
+from voicebot.web.state import AppState, current_state
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("twilio_media", __name__)
+sock = Sock()
+
+IDLE_TIMEOUT_S = 20.0  # Twilio sends a frame every 20 ms; this long without one means it is gone
+STOP_GRACE_S = 1.5  # after a REST transfer/hang-up Twilio stops the stream; close it if it does not
+
+
+@sock.route("/twilio/media", bp=bp)
+def media_stream(ws) -> None:
+    """One call's Media Stream, from ``connected`` to ``stop`` or disconnect."""
+    state = current_state()
+    MediaStreamHandler(ws, state).run()
+
+
+class MediaStreamHandler:
+    """The reader loop of one Media Stream and the teardown that always follows it."""
+
+    def __init__(self, ws, state: AppState):
+        self.ws = ws
+        self.state = state
+        self.serializer = TwilioSerializer()
+        self.call_sid = "-"
+        self.session = None
+        self.io: TwilioCallIO | None = None
+        self.last_sequence: int | None = None
+        self.pending = np.zeros(0, dtype=np.int16)  # inbound samples short of a whole frame
+        self.ended_by_rest_at: float | None = None
+        self._lock = threading.Lock()
+
+    def run(self) -> None:
+        reason = "socket closed"
+        try:
+            reason = self._read_loop()
+        except ConnectionClosed:
+            reason = "socket dropped"
+            log.warning("call %s: media socket dropped", self.call_sid)
+        except Exception:  # never let one call's bug take the worker down
+            reason = "error"
+            metrics.ERRORS.labels(where="media_stream").inc()
+            log.exception("call %s: media stream failed", self.call_sid)
+        finally:
+            self._teardown(reason)
+
+    def _read_loop(self) -> str:
+        waited = 0.0
+        while True:
+            if self.ended_by_rest_at is not None and time.monotonic() - self.ended_by_rest_at > STOP_GRACE_S:
+                return "ended by REST (no stop from Twilio)"
+            raw = self.ws.receive(timeout=1.0)
+            if raw is None:
+                waited += 1.0
+                if waited >= IDLE_TIMEOUT_S:
+                    log.warning("call %s: no message for %.0f s; closing", self.call_sid, waited)
+                    return "idle timeout"
+                continue
+            waited = 0.0
+            try:
+                message = self.serializer.parse(raw)
+            except TelephonyError as exc:
+                metrics.ERRORS.labels(where="media_message").inc()
+                log.warning("call %s: skipped bad message: %s", self.call_sid, exc)
+                continue
+            if not self._in_order(message):
+                continue
+            if isinstance(message, Connected):
+                continue
+            if isinstance(message, Start):
+                if not self._start(message):
+                    return "rejected"
+                continue
+            if self.session is None:
+                log.warning("call %s: %s before start; skipped", self.call_sid, type(message).__name__.lower())
+                continue
+            if isinstance(message, Media):
+                self._audio(message.pcm)
+            elif isinstance(message, Dtmf):
+                self.session.on_dtmf(message.digit)
+            elif isinstance(message, Mark):
+                self.session.on_mark(message.name)
+            elif isinstance(message, Stop):
+                return "hangup"
+
+    def _in_order(self, message) -> bool:
+        """Drop frames that arrive with a sequence number at or below one already seen."""
+        sequence = getattr(message, "sequence", None)
+        if sequence is None:
+            return True
+        if self.last_sequence is not None:
+            if sequence <= self.last_sequence:
+                metrics.ERRORS.labels(where="media_out_of_order").inc()
+                log.warning("call %s: message %d after %d (out of order); skipped", self.call_sid, sequence, self.last_sequence)
+                return False
+            if sequence > self.last_sequence + 1:
+                log.info("call %s: %d messages missing before %d", self.call_sid, sequence - self.last_sequence - 1, sequence)
+        self.last_sequence = sequence
+        return True
+
+    def _start(self, start: Start) -> bool:
+        if self.session is not None:
+            log.warning("call %s: second start message; skipped", self.call_sid)
+            return True
+        self.call_sid = start.call_sid
+        try:
+            call_store.claim_stream_token(self.state.db, start.call_sid, start.custom_parameters.get("token", ""))
+        except TelephonyError as exc:
+            metrics.ERRORS.labels(where="stream_token").inc()
+            log.warning("call %s: stream rejected: %s", start.call_sid, exc)
+            return False
+        if not self.state.ready.is_set():
+            log.error("call %s: models not loaded yet; rejecting the stream", start.call_sid)
+            return False
+        rest = self.state.rest()
+        self.io = TwilioCallIO(start.call_sid, self.ws.send, self.serializer, rest,
+                               on_ended=self._ended_by_rest)
+        params = {k: v for k, v in start.custom_parameters.items() if k != "token"}
+        params.update(stream_sid=start.stream_sid, account_sid=start.account_sid)
+        try:
+            self.session = self.state.session_factory(start.call_sid, self.io, self.state)
+            self.session.start(params.get("caller", ""), params)
+        except VoicebotError as exc:
+            log.error("call %s: session could not start: %s", start.call_sid, exc)
+            return False
+        metrics.CALLS_ACTIVE.inc()
+        metrics.CALLS_TOTAL.labels(channel="twilio").inc()
+        log.info("call %s: media stream %s started", start.call_sid, start.stream_sid)
+        return True
+
+    def _audio(self, pcm: np.ndarray) -> None:
+        if len(self.pending):
+            pcm = np.concatenate([self.pending, pcm])
+        whole = len(pcm) - len(pcm) % FRAME_SAMPLES
+        for offset in range(0, whole, FRAME_SAMPLES):
+            self.session.on_audio(pcm[offset:offset + FRAME_SAMPLES])
+        self.pending = pcm[whole:]
+
+    def _ended_by_rest(self, action: str) -> None:
+        self.ended_by_rest_at = time.monotonic()
+
+    def _teardown(self, reason: str) -> None:
+        if self.io is not None:
+            self.io.close()
+        if self.session is not None:
+            metrics.CALLS_ACTIVE.dec()
+            try:
+                self.session.on_stop(reason)
+            except Exception:
+                metrics.ERRORS.labels(where="session_stop").inc()
+                log.exception("call %s: session teardown failed", self.call_sid)
+        if self.call_sid != "-":
+            try:
+                call_store.mark_stream_ended(self.state.db, self.call_sid, reason)
+            except VoicebotError as exc:
+                log.error("call %s: could not record the end of the stream: %s", self.call_sid, exc)
+        log.info("call %s: media stream ended (%s)", self.call_sid, reason)

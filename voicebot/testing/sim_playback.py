@@ -1,0 +1,114 @@
+"""What the simulated caller hears: the bot's audio played out in real time, as Twilio would.
+
+Frames are "played" back to back from when they arrive; a mark is due once the audio before
+it has played; ``clear`` stops playback at once, drops what had not played yet and makes every
+pending mark due immediately (Twilio's documented behaviour).
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+FRAME_S = 0.02
+GAP = np.zeros(1600, dtype=np.int16)  # 0.2 s between prompts in the recording
+
+
+class BotPlayback:
+    """Thread-safe: the reader thread feeds it, the sending loop asks it questions."""
+
+    def __init__(self, elapsed):
+        self._elapsed = elapsed  # call-relative seconds, for the timeline
+        self._lock = threading.Lock()
+        self.play_end = 0.0
+        self.segment_start = 0.0
+        self.last_media_at = 0.0
+        self.frames_received = 0
+        self.clears = 0
+        self.last_clear_at = 0.0
+        self.reply_at: float | None = None
+        self._expect_after: float | None = None
+        self._pending_marks: list[tuple[str, float]] = []
+        self._buffer: list[np.ndarray] = []
+        self._buffer_t: float | None = None
+        self.prompts: list[dict] = []
+        self.prompt_audio: dict[str, np.ndarray] = {}
+
+    def media(self, pcm: np.ndarray) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if self.play_end <= now:
+                self.segment_start = now
+            self.play_end = max(self.play_end, now) + FRAME_S
+            self.last_media_at = now
+            self.frames_received += 1
+            if self._buffer_t is None:
+                self._buffer_t = self._elapsed()
+            self._buffer.append(pcm)
+            if self._expect_after is not None and self.reply_at is None and now >= self._expect_after:
+                self.reply_at = now
+
+    def mark(self, label: str) -> None:
+        with self._lock:
+            self._pending_marks.append((label, self.play_end))
+            self._close_prompt(label, cleared=False)
+
+    def clear(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            unplayed = int(max(0.0, self.play_end - now) / FRAME_S)
+            if self._buffer:
+                self._close_prompt("(cleared)", cleared=True, drop_frames=unplayed)
+            elif self.prompts and unplayed:  # its mark came, its audio had not all played
+                last = self.prompts[-1]
+                audio = self.prompt_audio[last["label"]]
+                self.prompt_audio[last["label"]] = audio[: max(0, len(audio) - unplayed * 160)]
+                last["cleared"] = True
+                last["seconds"] = round(len(self.prompt_audio[last["label"]]) / 8000, 2)
+            self.play_end = now
+            self._pending_marks = [(name, 0.0) for name, _ in self._pending_marks]
+            self.clears += 1
+            self.last_clear_at = now
+
+    def due_marks(self) -> list[str]:
+        now = time.monotonic()
+        with self._lock:
+            due = [name for name, at in self._pending_marks if at <= now]
+            self._pending_marks = [(name, at) for name, at in self._pending_marks if at > now]
+            return due
+
+    def expect_reply_after(self, t: float) -> None:
+        with self._lock:
+            self._expect_after, self.reply_at = t, None
+
+    def quiet_for(self) -> float:
+        """Seconds since the bot last made a sound (negative while it is still playing)."""
+        with self._lock:
+            return time.monotonic() - max(self.play_end, self.last_media_at)
+
+    def speaking_for(self) -> float:
+        """Seconds the current prompt has been playing (-1 when the bot is quiet)."""
+        now = time.monotonic()
+        with self._lock:
+            return now - self.segment_start if self.play_end > now else -1.0
+
+    def all_audio(self) -> np.ndarray:
+        with self._lock:
+            parts = []
+            for prompt in self.prompts:
+                parts += [self.prompt_audio[prompt["label"]], GAP]
+            parts += self._buffer
+            return np.concatenate(parts).astype(np.int16) if parts else np.zeros(0, dtype=np.int16)
+
+    def _close_prompt(self, label: str, cleared: bool, drop_frames: int = 0) -> None:
+        frames = self._buffer[: len(self._buffer) - drop_frames] if drop_frames else self._buffer
+        audio = np.concatenate(frames) if frames else np.zeros(0, dtype=np.int16)
+        key = label
+        n = 2
+        while key in self.prompt_audio:
+            key, n = f"{label}#{n}", n + 1
+        self.prompt_audio[key] = audio
+        self.prompts.append({"label": key, "t": round(self._buffer_t if self._buffer_t is not None else self._elapsed(), 3),
+                             "seconds": round(len(audio) / 8000, 2), "cleared": cleared})
+        self._buffer, self._buffer_t = [], None
