@@ -26,14 +26,20 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="*", default=[1, 10])
     parser.add_argument("--calls", type=int, default=None, help="calls per run (default: the concurrency)")
     parser.add_argument("--url", default="", help="a running server (default: in-process)")
+    parser.add_argument("--stagger", type=float, default=1.5, help="seconds between call starts")
+    parser.add_argument("--vad", choices=["silero", "webrtc"], default=None)
+    parser.add_argument("--end-silence", type=float, default=None)
+    parser.add_argument("--tag", default="", help="suffix of the saved JSON file")
     args = parser.parse_args()
     out_dir = ROOT / "var" / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
     for concurrency in args.concurrency:
-        result = run_calls(concurrency, args.calls or concurrency, args.url)
+        tuning = {k: v for k, v in (("vad_engine", args.vad), ("end_silence_s", args.end_silence)) if v is not None}
+        result = run_calls(concurrency, args.calls or concurrency, args.url, args.stagger, tuning)
         print(format_report(result), flush=True)
-        (out_dir / f"calls-{concurrency}.json").write_text(json.dumps(result, indent=2) + "\n")
-        print(f"saved {out_dir / f'calls-{concurrency}.json'}\n", flush=True)
+        path = out_dir / f"calls-{concurrency}{'-' + args.tag if args.tag else ''}.json"
+        path.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"saved {path}\n", flush=True)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from nlu_datasets import CACHE, RAVDESS  # noqa: E402
 
 from voicebot.audio.wavfile import Audio, read_wav  # noqa: E402
-from voicebot.nlu.emotion.acoustic import WEIGHTS, AcousticAnalyzer  # noqa: E402
+from voicebot.nlu.emotion.acoustic import AcousticAnalyzer  # noqa: E402
 
 TUNE_ACTORS = {1, 2, 3, 4, 5, 6}
 
@@ -71,10 +71,13 @@ def evaluate(analyzer: AcousticAnalyzer, rows: list[dict], actors: set[int], key
 
 
 def per_feature_auc(rows, actors):
-    y = [r["label"] == "angry" for r in rows if r["actor"] in actors and r["label"] != "calm"]
+    used = [r for r in rows if r["actor"] in actors and r["label"] != "calm" and r["features"]]
+    y = [r["label"] == "angry" for r in used]
     out = {}
-    for k in WEIGHTS:
-        v = [r["features"][k] for r in rows if r["actor"] in actors and r["label"] != "calm"]
+    for k in used[0]["features"]:
+        if k in ("clipped_fraction", "speech_s"):
+            continue
+        v = [r["features"][k] for r in used]
         out[k] = round(float(roc_auc_score(y, v)), 3)
     return out
 

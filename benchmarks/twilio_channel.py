@@ -14,7 +14,6 @@ The whole-pipeline latency benchmark is ``benchmarks/calls.py`` (``voicebot benc
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import threading
 import time
@@ -60,12 +59,12 @@ def main() -> None:
     with LiveServer(app) as server:
         def one_call(_):
             sim = TwilioSimulator(server.url, auth_token=TOKEN, account_sid=ACCOUNT, listen_quiet_s=0.3)
-            return sim.call([speech, Keys("4"), Keys("6", interrupt=True)])
+            return sim.call([Keys("6", interrupt=True), speech, Keys("4")])
 
         started = time.monotonic()
         with ThreadPoolExecutor(args.concurrency) as pool:
             for result in pool.map(one_call, range(args.calls)):
-                speech_turn, key_turn, bargein = result.turns
+                bargein, speech_turn, key_turn = result.turns
                 if speech_turn.latency_ms is not None:
                     overhead.append(speech_turn.latency_ms - 1000 * REPLY_AFTER_S)
                 if key_turn.latency_ms is not None:
@@ -78,7 +77,7 @@ def main() -> None:
     print(f"twilio channel: {args.calls} calls, {args.concurrency} concurrent, {wall:.1f} s wall")
     print(summary("speech turn overhead (latency - 300 ms)", overhead))
     print(summary("key -> first reply frame", keys))
-    print(summary("key during prompt -> clear", clears))
+    print(summary("key during the greeting -> clear", clears))
     print(f"threads after the run: {threading.active_count()} (before: {baseline})")
 
 

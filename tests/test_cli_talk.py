@@ -1,6 +1,7 @@
 """``voicebot talk`` end to end on sound devices: ALSA ``file`` PCMs in a temporary ``.asoundrc``
 stand in for the microphone (a raw file we write) and the speaker (a raw file we read back),
-since this machine has no sound card. The bot, its models and the demo flow are the real ones;
+since this machine has no sound card. The speaker "file" is a pipe appending to
+played.raw: each prompt chunk opens the device anew, and a plain file would be truncated. The bot, its models and the demo flow are the real ones;
 the caller's order number is recorded human speech (FSDD digits)."""
 from __future__ import annotations
 
@@ -17,12 +18,12 @@ from voicebot.audio.wavfile import read_wav
 from voicebot.config import PROJECT_ROOT
 
 ASOUNDRC = """
-pcm.vb_speaker_raw {{ type file; slave.pcm "null"; file "{dir}/played.raw"; format "raw" }}
+pcm.vb_speaker_raw {{ type file; slave.pcm "null"; file "|cat >> {dir}/played.raw"; format "raw" }}
 pcm.vb_mic_raw {{ type file; slave.pcm "null"; file "/dev/null"; infile "{dir}/mic.raw"; format "raw" }}
-pcm.vb_speaker {{ type plug; slave {{ pcm "vb_speaker_raw"; format S16_LE; rate 48000; channels 1 }} }}
-pcm.vb_mic {{ type plug; slave {{ pcm "vb_mic_raw"; format S16_LE; rate 48000; channels 1 }} }}
+pcm.vb_speaker {{ type plug; slave {{ pcm "vb_speaker_raw"; format S16_LE; rate 8000; channels 1 }} }}
+pcm.vb_mic {{ type plug; slave {{ pcm "vb_mic_raw"; format S16_LE; rate 8000; channels 1 }} }}
 """
-DEVICE_RATE = 48000
+DEVICE_RATE = 8000  # the line rate: no converter between the files and the bot (devices tests cover resampling)
 
 
 def _run_talk(home, *args, timeout=300):
@@ -41,7 +42,7 @@ def test_talk_answers_a_spoken_order_number_through_the_sound_devices(alsa_home)
     from voicebot.tts.registry import load_tts
 
     silence = lambda s: np.zeros(int(s * 8000), dtype=np.int16)  # noqa: E731
-    menu_choice = load_tts().synthesize("order status").at_rate(8000).pcm  # plumbing: words reach the flow
+    menu_choice = load_tts().synthesize("where is my order").at_rate(8000).pcm  # plumbing: words reach the flow
     order_number = read_wav(PROJECT_ROOT / "audio_fixtures" / "order_4172.wav").at_rate(8000).pcm  # human speech
     caller = np.concatenate([silence(2.0), menu_choice, silence(6.0), order_number, silence(8.0)])
     resample(caller, 8000, DEVICE_RATE).astype("<i2").tofile(alsa_home / "mic.raw")

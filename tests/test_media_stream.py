@@ -234,3 +234,32 @@ def test_serializer_round_trips_twilio_messages():
     assert np.abs(inbound.pcm.astype(int) - pcm).max() < 300  # mu-law is lossy, not wrong
     assert serializer.parse('{"event": "dtmf", "dtmf": {"digit": "#"}}') == Dtmf("#", None)
     assert json.loads(serializer.clear()) == {"event": "clear", "streamSid": "MZ1"}
+
+
+def test_call_io_paces_frames_and_sends_nothing_of_a_cleared_prompt():
+    import time
+
+    from voicebot.telephony.twilio.call_io import TwilioCallIO
+
+    sent: list[tuple[float, dict]] = []
+    io = TwilioCallIO("CA" + "7" * 32, lambda text: sent.append((time.monotonic(), json.loads(text))), TwilioSerializer("MZ9"))
+    try:
+        started = time.monotonic()
+        io.play(np.full(16000, 3000, dtype=np.int16), "long")  # 2 s
+        time.sleep(0.3)
+        io.clear()
+        io.play(np.full(800, 2000, dtype=np.int16), "short")  # 0.1 s
+        assert wait_for(lambda: io.marks_sent == ["short"], timeout=2)
+        events = [m["event"] for _, m in sent]
+        clear_at = events.index("clear")
+        before = [t for t, m in sent[:clear_at] if m["event"] == "media"]
+        # paced: ~0.3 s of audio (+ the 80 ms lead) went out before the clear, not all 2 s
+        assert 12 <= len(before) <= 0.3 / 0.02 + 6
+        assert max(before) - started >= 0.2
+        after = [m for _, m in sent[clear_at + 1:]]
+        assert [m["event"] for m in after] == ["media"] * 5 + ["mark"]
+        assert after[-1]["mark"]["name"] == "short" and io.prompt_frames_sent == {"long": len(before), "short": 5}
+        assert set(io.prompt_first_frame_at) == {"long", "short"}
+    finally:
+        io.close()
+    assert not io._thread.is_alive()

@@ -6,12 +6,12 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import os
 import socket
 import subprocess
 import sys
 import threading
 import zipfile
-from pathlib import Path
 
 import pytest
 
@@ -89,7 +89,7 @@ def test_package_models_are_installed_and_vosk_english_is_not():
         assert models.model_path(name) is not None and models.model_path(name).is_dir()
     settings = load_settings(models_dir="/nonexistent-models")
     assert models.model_path("vosk-en-us-small", settings) is None
-    assert auto_choice(settings) == {"open": "whisper", "grammar": "pocketsphinx"}
+    assert auto_choice(settings) == {"open": "whisper", "digits": "whisper", "yesno": "whisper", "phrases": "whisper", "jsgf": "pocketsphinx"}
 
 
 def test_auto_prefers_an_installed_english_vosk_model(tmp_path):
@@ -114,12 +114,12 @@ def test_unknown_model_name():
 
 def test_models_cli_lists_and_fails_cleanly(tmp_path):
     env_run = lambda *args: subprocess.run([sys.executable, "-m", "voicebot.cli.main", "models", *args], capture_output=True, text=True, timeout=60,
-                                           env={**__import__("os").environ, "VOICEBOT_MODELS_DIR": str(tmp_path)})
+                                           env={**os.environ, "VOICEBOT_MODELS_DIR": str(tmp_path)})
     listed = env_run("list", "--json")
     assert listed.returncode == 0, listed.stderr
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
     by_name = {r["name"]: r for r in rows if "name" in r}
     assert by_name["whisper-tiny.en"]["installed"] and not by_name["vosk-en-us-small"]["installed"]
-    assert rows[-1] == {"auto": {"open": "whisper", "grammar": "pocketsphinx"}}
+    assert rows[-1]["auto"]["open"] == "whisper" and rows[-1]["auto"]["jsgf"] == "pocketsphinx"
     failed = env_run("download", "nope")
     assert failed.returncode == 1 and failed.stderr.count("\n") == 1 and "Traceback" not in failed.stderr

@@ -1,6 +1,6 @@
 """The session's small parts on their own: keypad collection, playback/heard fraction, timers,
-lookups with filler and timeout (real thread pool), the in-memory channel, transfer context
-persisted in a real SQLite database."""
+lookups with filler and timeout (real thread pool), the in-memory channel, barge-in onsets,
+and the call benchmark's bad-input path."""
 from __future__ import annotations
 
 import threading
@@ -10,17 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from voicebot.actions import Lookup, Transfer
-from voicebot.errors import LookupFailedError, StorageError
+from voicebot.actions import Lookup
+from voicebot.errors import LookupFailedError
 from voicebot.events import LookupCompleted, LookupFailed
-from voicebot.handoff.context import build_context, load_transfer, save_transfer, sip_parameters
 from voicebot.session.dtmf import DtmfCollector
 from voicebot.session.lookups import FillerDue, LookupRunner
 from voicebot.session.playback import PlaybackTracker, QueuedPrompt, split_chunks
 from voicebot.session.recording import RecordingCallIO
 from voicebot.session.timers import FrameClock, Ticker, Timers
-from voicebot.storage.db import Database
-from voicebot.storage.tables import Call
 
 
 # ---- DTMF ------------------------------------------------------------------------------------
@@ -222,36 +219,34 @@ def test_recording_channel_clear_drops_queued_audio():
     assert marks == [] and len(io.audio()) == 1600 and [e.kind for e in io.events] == ["play", "clear"]
 
 
-# ---- transfer context --------------------------------------------------------------------------------
-@pytest.fixture()
-def db(tmp_path):
-    database = Database(f"sqlite:///{tmp_path / 'test.db'}")
-    database.create_all()
-    return database
+# ---- barge-in onset ------------------------------------------------------------------------------
+def test_barge_in_detector_needs_a_minimum_run_of_speech():
+    from voicebot.audio.vad import VoiceActivityDetector
+    from voicebot.audio.wavfile import read_wav
+    from voicebot.config import PROJECT_ROOT
+    from voicebot.session.playback import BargeInDetector
+
+    speech = read_wav(PROJECT_ROOT / "audio_fixtures" / "order_4172.wav").at_rate(8000).pcm  # human speech
+    detector = BargeInDetector(VoiceActivityDetector(8000, engine="webrtc", aggressiveness=3), min_speech_s=0.2)
+    fired = [detector.feed(speech[i:i + 160]) for i in range(0, 8000, 160)]
+    assert any(fired)
+    fired_at = fired.index(True) * 0.02 + 0.02
+    first_sound = int(np.argmax(np.abs(speech) > 200)) / 8000  # the recording is silent before this
+    first_loud = int(np.argmax(np.abs(speech) > 1000)) / 8000
+    assert fired_at >= first_sound + 0.2 - 0.02  # a minimum run of speech (to a frame)
+    assert fired_at - first_loud <= 0.3  # the barge-in target
+
+    detector.reset()
+    crackle = np.random.default_rng(1).normal(0, 6000, 800).astype(np.int16)  # 0.1 s of line noise
+    frames = np.concatenate([crackle, np.zeros(1600, dtype=np.int16)])
+    assert not any(detector.feed(frames[i:i + 160]) for i in range(0, len(frames), 160))
 
 
-def test_transfer_context_is_saved_and_reloaded(db):
-    from voicebot.nlu.base import Understanding
+def test_bench_calls_against_an_unreachable_server_is_a_one_line_error():
+    import subprocess
+    import sys
 
-    with db.session() as s:
-        s.add(Call(call_sid="CA123", caller="+15550001111"))
-    transfer = Transfer("+15550100000", "agent_requested", {"slots": {"order_number": "4172"}})
-    u = Understanding("I want an agent", intent="agent", confidence=0.91, emotion="angry", frustration=0.8)
-    transcript = [("bot", "How can I help?"), ("caller", "where is my order"), ("bot", "Please say your order number."), ("caller", "I want an agent")]
-    context = build_context(transfer, call_sid="CA123", caller="+15550001111", transcript=transcript, understanding=u,
-                            frustration=0.8, emotion="angry", customer={"name": "Dana"})
-    assert context["intent"] == "agent" and context["slots"] == {"order_number": "4172"}
-    assert "caller: I want an agent" in context["transcript_summary"]
-    record_id = save_transfer(db, "CA123", transfer, context)
-    loaded = load_transfer(db, record_id)
-    assert loaded["reason"] == "agent_requested" and loaded["frustration"] == 0.8 and loaded["customer"]["name"] == "Dana"
-    with db.session() as s:
-        assert s.query(Call).filter_by(call_sid="CA123").one().outcome == "transferred"
-    params = sip_parameters(context)
-    assert params["reason"] == "agent_requested" and params["customer"] == "Dana"
-    assert all(len(v) <= 64 for v in params.values())
-
-
-def test_transfer_for_unknown_call_is_a_storage_error(db):
-    with pytest.raises(StorageError, match="no call CA-missing"):
-        save_transfer(db, "CA-missing", Transfer("x", "y"), {})
+    done = subprocess.run([sys.executable, "-m", "voicebot.cli.main", "bench", "calls", "--url", "http://127.0.0.1:1"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == "error: no call completed: cannot reach the voicebot server at http://127.0.0.1:1: ConnectionError"

@@ -104,3 +104,28 @@ def test_playback_model_follows_twilio_mark_rules():
     playback.clear()  # clear: pending marks are echoed at once, unplayed audio is dropped
     assert playback.due_marks() == ["b"]
     assert playback.prompts[-1]["cleared"] and playback.prompts[-1]["seconds"] < 0.2
+
+
+def test_in_process_bot_serves_a_real_socket_and_stops_everything(tmp_path):
+    from conftest import make_settings
+
+    from voicebot.testing.echo_session import EchoSession
+    from voicebot.testing.in_process import bot_in_process
+
+    baseline = threading.active_count()
+    with bot_in_process(make_settings(tmp_path, ""), session_factory=EchoSession) as bot:
+        assert bot.url.startswith("http://127.0.0.1:")
+        result = TwilioSimulator(bot.url, auth_token=AUTH_TOKEN, account_sid=ACCOUNT_SID, rest_standin=bot.standin,
+                                 listen_quiet_s=0.2).call([Keys("0")])
+        assert result.transfer["destination"] == "+15550100000"
+        assert bot.standin.updates[-1].call_sid == result.call_sid
+    assert wait_for(lambda: threading.active_count() <= baseline, timeout=5)
+
+
+def test_bot_hangup_over_rest_ends_the_simulated_call(echo_server):
+    result = _sim(echo_server, listen_quiet_s=0.2).call([Keys("9"), Keys("1")])
+    assert result.hung_up_by_bot and result.ended_by == "bot hung up (REST)"
+    assert [t.label for t in result.turns] == ["dtmf 9"]  # the caller never got to press 1
+    update = [u for u in echo_server.standin.updates if u.call_sid == result.call_sid][-1]
+    assert update.params == {"Status": "completed"}
+    assert result.prompts[-1]["label"] == "goodbye" and not result.prompts[-1]["cleared"]

@@ -116,3 +116,19 @@ def test_standin_rejects_wrong_credentials():
         assert ok.status_code == 200 and ok.json()["status"] == "completed"
     finally:
         standin.stop()
+
+
+def test_a_failed_rest_transfer_ends_the_stream_instead_of_leaving_silence(echo_server, caplog):
+    import logging
+
+    call_sid, url, params = answer_call(echo_server.url)
+    client = StreamClient(url)
+    client.start(call_sid, params)
+    assert wait_for(lambda: call_sid in echo_server.sessions)
+    echo_server.standin.fail_next(503, 20503, "Service Unavailable")
+    with caplog.at_level(logging.ERROR):
+        client.send("dtmf", dtmf={"digit": "0"})
+        assert client.closed_by_server(timeout=6)
+    assert any(call_sid in r.getMessage() and "transfer failed" in r.getMessage() for r in caplog.records)
+    assert [u.status_code for u in _updates_for(echo_server.standin, call_sid)] == [503]
+    client.close()

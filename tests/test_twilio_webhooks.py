@@ -112,6 +112,10 @@ def test_healthz_is_503_until_models_are_loaded(echo_server):
     try:
         response = requests.get(echo_server.url + "/healthz", timeout=5)
         assert response.status_code == 503 and response.json() == {"status": "loading", "models_loaded": False}
+        # a call arriving now hears an apology and is hung up, instead of silence
+        twiml = ET.fromstring(signed_post(echo_server.url, "/twilio/voice", _voice_params(new_call_sid())).text)
+        assert twiml.find("Connect") is None and twiml.find("Hangup") is not None
+        assert "not available" in twiml.find("Say").text
     finally:
         state.ready.set()
     response = requests.get(echo_server.url + "/healthz", timeout=5)

@@ -35,7 +35,7 @@ ENV_VARS = {
 class Settings(BaseModel):
     """All runtime settings of a voicebot process. Immutable once built."""
 
-    model_config = {"frozen": True}
+    model_config = {"frozen": True, "extra": "forbid"}
 
     twilio_account_sid: str = "AC00000000000000000000000000000000"
     twilio_auth_token: str = "dev-auth-token"

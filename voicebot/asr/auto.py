@@ -1,42 +1,38 @@
 """``AutoASR``: picks a backend per prompt.
 
-- A constrained grammar (digits, yes/no, menu phrases, JSGF) goes to the grammar decoder:
-  ``grammar_backend`` (pocketsphinx by default: cheapest, decodes as audio streams in).
-- Open speech goes to the most accurate open-vocabulary backend available: an English Vosk
-  model when one is installed under ``models/``, else Whisper tiny.en.
+``routes`` maps the kind of prompt to a backend name: ``"open"`` for open questions and each
+grammar kind (``digits``, ``yesno``, ``phrases``, ``jsgf``) for constrained prompts. The
+registry fills it from measurements (docs/asr.md): open speech goes to the most accurate open
+backend available (an English Vosk model when installed, else Whisper), each grammar kind to
+the most accurate decoder that can enforce it.
 
-Backends are created on first use by the factories given, so a process that only ever asks
-yes/no questions never loads Whisper.
+Backends are created on first use through ``load(name)``, so a process that only ever runs
+JSGF prompts never loads Whisper.
 """
 from __future__ import annotations
 
-import threading
 from typing import Callable
 
 from voicebot.asr.base import ASR, Grammar, RecognitionStream
 
 
 class AutoASR(ASR):
-    """Routes each stream to ``open_factory()``'s or ``grammar_factory()``'s recogniser."""
+    """Routes each stream to the backend ``routes`` names for its grammar kind."""
 
     name = "auto"
 
-    def __init__(self, open_factory: Callable[[], ASR], grammar_factory: Callable[[], ASR], open_name: str = "", grammar_name: str = ""):
-        self._factories = {"open": open_factory, "grammar": grammar_factory}
-        self._loaded: dict[str, ASR] = {}
-        self._lock = threading.Lock()
-        self.open_name = open_name
-        self.grammar_name = grammar_name
+    def __init__(self, routes: dict[str, str], load: Callable[[str], ASR]):
+        self.routes = dict(routes)
+        self._load = load
 
     def backend_for(self, grammar: Grammar | None) -> ASR:
         """The loaded recogniser that handles ``grammar`` (None: open speech)."""
-        role = "open" if grammar is None else "grammar"
-        with self._lock:
-            if role not in self._loaded:
-                self._loaded[role] = self._factories[role]()
-            backend = self._loaded[role]
-        if grammar is not None and not backend.supports_grammar(grammar):
-            return self.backend_for(None)
+        kind = "open" if grammar is None else grammar.kind
+        backend = self._load(self.routes.get(kind, self.routes["open"]))
+        if not backend.supports_grammar(grammar):
+            for name in dict.fromkeys(self.routes.values()):
+                if self._load(name).supports_grammar(grammar):
+                    return self._load(name)
         return backend
 
     def supports_grammar(self, grammar: Grammar | None) -> bool:

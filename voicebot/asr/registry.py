@@ -15,16 +15,19 @@ from voicebot.errors import ASRError, ModelNotFoundError, VoicebotError
 
 BACKENDS = ("auto", "vosk", "whisper", "pocketsphinx")
 ENGLISH_VOSK = "vosk-en-us-small"
-GRAMMAR_BACKEND = "pocketsphinx"  # chosen from benchmarks/asr_accuracy.py, see docs/asr.md
+# Grammar routes measured with benchmarks/asr_accuracy.py (docs/asr.md): on 8 kHz digits
+# Whisper with constrained decoding is far more accurate than pocketsphinx JSGF, but only
+# pocketsphinx (and Vosk) can enforce an arbitrary JSGF grammar.
+GRAMMAR_ROUTES = {"digits": "whisper", "yesno": "whisper", "phrases": "whisper", "jsgf": "pocketsphinx"}
 
 _cache: dict[tuple, ASR] = {}
 _lock = threading.RLock()
 
 
 def auto_choice(settings=None) -> dict[str, str]:
-    """Which backend ``auto`` uses for open speech and for grammars, given installed models."""
+    """Which backend ``auto`` uses for open speech (``"open"``) and for each grammar kind."""
     open_backend = "vosk" if models.installed(ENGLISH_VOSK, settings) else "whisper"
-    return {"open": open_backend, "grammar": GRAMMAR_BACKEND}
+    return {"open": open_backend, **GRAMMAR_ROUTES}
 
 
 def load_asr(name: str = "auto", settings=None) -> ASR:
@@ -42,8 +45,7 @@ def _create(name: str, settings) -> ASR:
         if name == "auto":
             from voicebot.asr.auto import AutoASR
 
-            choice = auto_choice(settings)
-            return AutoASR(lambda: load_asr(choice["open"], settings), lambda: load_asr(choice["grammar"], settings), choice["open"], choice["grammar"])
+            return AutoASR(auto_choice(settings), lambda backend: load_asr(backend, settings))
         if name == "whisper":
             from voicebot.asr.whisper import WhisperASR
 

@@ -72,18 +72,27 @@ class WhisperASR(ASR):
             raise ASRError(f"Whisper cannot enforce a {grammar.kind} grammar; use pocketsphinx or vosk")
         return _WhisperStream(self, sample_rate, grammar, tuple(hints))
 
-    def has_speech(self, pcm16k: np.ndarray) -> bool:
-        """True when Silero VAD finds at least ``min_speech_s`` of speech in 16 kHz audio."""
-        vad = VoiceActivityDetector(16000, "silero")
+    def speech_span(self, pcm16k: np.ndarray, margin_s: float = 0.25) -> tuple[np.ndarray, float] | None:
+        """The audio from shortly before the first to shortly after the last speech frame
+        (Silero VAD) and its offset in seconds, or None when there is less than ``min_speech_s`` of speech. Whisper
+        hallucinates on long silences around speech, so only this span is decoded."""
+        vad = VoiceActivityDetector(16000, "silero", threshold=0.3)  # lenient: short digits score low
         frame = 320
-        speech = sum(vad.is_speech(pcm16k[i:i + frame]) for i in range(0, len(pcm16k) - frame + 1, frame))
-        return speech * 0.02 >= self.min_speech_s
+        flags = [vad.is_speech(pcm16k[i:i + frame]) for i in range(0, len(pcm16k) - frame + 1, frame)]
+        if sum(flags) * 0.02 < self.min_speech_s:
+            return None
+        speech = np.flatnonzero(flags)
+        margin = int(margin_s * 16000)
+        first = max(0, speech[0] * frame - margin)
+        return pcm16k[first: (speech[-1] + 1) * frame + margin], first / 16000
 
     def decode(self, pcm16k: np.ndarray, grammar: Grammar | None, hints: tuple[str, ...]) -> Recognition:
         """Decode one utterance (16 kHz int16) under the shared-model lock."""
         start = time.perf_counter()
-        if not self.has_speech(pcm16k):
+        span = self.speech_span(pcm16k)
+        if span is None:
             return Recognition("", 0.0, backend=self.name, decode_s=time.perf_counter() - start)
+        pcm16k, offset_s = span
         if not self._slots.acquire(blocking=False):
             raise ASRError("Whisper is overloaded: too many utterances waiting to be decoded")
         try:
@@ -93,6 +102,10 @@ class WhisperASR(ASR):
                     # Free decoding read something other than digits (tiny.en says "Thank you."
                     # to many isolated digits): decode again allowing digit tokens only.
                     segments, words = self._run(pcm16k, grammar, hints, constrain=True)
+                if grammar is not None and grammar.kind == "digits" and not _text(segments):
+                    # constrained decoding sometimes ends at once; more silence around helps
+                    pad = np.zeros(4800, dtype=np.int16)
+                    segments, words = self._run(np.concatenate([pad, pcm16k, pad]), grammar, hints, constrain=True)
         finally:
             self._slots.release()
         raw = _text(segments)
@@ -100,6 +113,7 @@ class WhisperASR(ASR):
         if not text:
             return Recognition("", 0.0, backend=self.name, decode_s=time.perf_counter() - start)
         confidence = float(np.exp(np.mean([s.avg_logprob for s in segments]))) * float(1 - max(s.no_speech_prob for s in segments))
+        words = tuple(Word(w.text, w.start_s + offset_s, w.end_s + offset_s, w.confidence) for w in words)
         return Recognition(text, round(confidence, 4), words=words if grammar is None else (), backend=self.name, decode_s=time.perf_counter() - start)
 
     def _run(self, pcm16k: np.ndarray, grammar: Grammar | None, hints: tuple[str, ...], constrain: bool = False):
@@ -117,7 +131,7 @@ class WhisperASR(ASR):
             segments, _ = self._model.transcribe(
                 pcm16k.astype(np.float32) / 32768.0, language="en", beam_size=self.beam_size,
                 initial_prompt=prompt, hotwords=" ".join(hints) or None,
-                condition_on_previous_text=False, vad_filter=False, without_timestamps=grammar is not None,
+                condition_on_previous_text=False, vad_filter=False, without_timestamps=constrain,
                 word_timestamps=grammar is None, temperature=0.0, **constrained,
             )
             segments = list(segments)

@@ -1,19 +1,15 @@
-"""Sample-rate conversion for int16 PCM (polyphase filtering, e.g. 8 kHz <-> 16 kHz)."""
+"""Sample-rate conversion for int16 PCM (libsoxr, high quality, e.g. 8 kHz <-> 16 kHz)."""
 from __future__ import annotations
 
-from math import gcd
-
 import numpy as np
-from scipy.signal import resample_poly
+import soxr
 
 
 def resample(pcm: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     """Return ``pcm`` (int16) resampled from ``from_rate`` to ``to_rate`` Hz, as int16."""
     if from_rate == to_rate or len(pcm) == 0:
         return np.asarray(pcm, dtype=np.int16)
-    g = gcd(from_rate, to_rate)
-    out = resample_poly(np.asarray(pcm, dtype=np.float32), to_rate // g, from_rate // g)
-    return np.clip(np.round(out), -32768, 32767).astype(np.int16)
+    return soxr.resample(np.ascontiguousarray(pcm, dtype=np.int16), from_rate, to_rate, quality="HQ")
 
 
 def to_float(pcm: np.ndarray) -> np.ndarray:

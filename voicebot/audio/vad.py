@@ -12,7 +12,6 @@ per process and shared (onnxruntime sessions are thread-safe for ``run``).
 """
 from __future__ import annotations
 
-import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,9 +31,6 @@ def silero_model_path() -> Path:
     import faster_whisper
 
     return Path(faster_whisper.__file__).parent / "assets" / "silero_vad_v6.onnx"
-
-
-_session_lock = threading.Lock()
 
 
 @lru_cache(maxsize=1)

@@ -10,6 +10,7 @@ TTS), barge-in reaction (speech/key onset -> ``clear`` received), CPU and memory
 from __future__ import annotations
 
 import json
+import os
 import resource
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -42,52 +43,71 @@ def bench():
 @bench.command("calls")
 @click.option("--concurrency", "-c", default=1, show_default=True, type=click.IntRange(1, 64), help="Calls in progress at once.")
 @click.option("--calls", "-n", "total", default=None, type=click.IntRange(1, 1000), help="Calls to place (default: --concurrency).")
+@click.option("--stagger", "stagger_s", default=1.5, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds between call starts (callers do not all dial in the same millisecond; 0: all at once).")
+@click.option("--vad", type=click.Choice(["silero", "webrtc"]), default=None, help="In-process server: the VAD engine of the sessions.")
+@click.option("--end-silence", type=click.FloatRange(0.2, 3.0), default=None, help="In-process server: end-of-turn silence (s) instead of each prompt's own.")
 @click.option("--url", default="", help="A running voicebot server (default: an in-process one with the real models).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with every number.")
-def calls(concurrency, total, url, as_json):
+def calls(concurrency, total, stagger_s, vad, end_silence, url, as_json):
     """Turn latency p50/p95 (per stage), barge-in reaction, CPU and memory under N concurrent calls."""
-    result = run_calls(concurrency, total or concurrency, url)
+    if url and (vad or end_silence):
+        raise click.UsageError("--vad and --end-silence tune the in-process server; a running server uses its own settings")
+    tuning = {k: v for k, v in (("vad_engine", vad), ("end_silence_s", end_silence)) if v is not None}
+    result = run_calls(concurrency, total or concurrency, url, stagger_s, tuning)
     if as_json:
         click.echo(json.dumps(result))
     else:
         click.echo(format_report(result))
 
 
-def run_calls(concurrency: int, total: int, url: str = "") -> dict:
-    """Place ``total`` scripted calls, ``concurrency`` at a time; return the measurements."""
+def run_calls(concurrency: int, total: int, url: str = "", stagger_s: float = 1.5, tuning: dict | None = None) -> dict:
+    """Place ``total`` scripted calls, ``concurrency`` at a time, starting ``stagger_s`` apart;
+    return the measurements. ``tuning``: ``SessionSettings`` fields for the in-process server."""
     from voicebot.config import load_settings
     from voicebot.testing.twilio_sim import Keys, Speech, TwilioSimulator
 
     settings = load_settings()
     turns = [Speech.from_wav(FIXTURES / v, interrupt=i) if k == "speech" else Keys(v, interrupt=i) for k, v, i in SCRIPT]
-    server = _InProcess(settings) if not url else None
+    server = _InProcess(settings, tuning or {}) if not url else None
     base_url = url or server.url
     try:
         sim = TwilioSimulator(base_url, auth_token=settings.twilio_auth_token, account_sid=settings.twilio_account_sid,
                               rest_standin=server.standin if server else None, reply_timeout_s=20.0)
         cpu0, wall0 = time.process_time(), time.monotonic()
         with ThreadPoolExecutor(concurrency, thread_name_prefix="bench-call") as pool:
-            results = list(pool.map(lambda _i: _one_call(sim, turns), range(total)))
+            results = list(pool.map(lambda i: _one_call(sim, turns, wall0 + i * stagger_s), range(total)))
         cpu_s, wall_s = time.process_time() - cpu0, time.monotonic() - wall0
+        failures = [r for r in results if isinstance(r, Exception)]
+        if len(failures) == len(results):
+            raise TelephonyError(f"no call completed: {failures[0]}")
+        results = [None if isinstance(r, Exception) else r for r in results]
+        first_error = str(failures[0]) if failures else ""
         stages = server.stages([r.call_sid for r in results if r is not None]) if server else {}
     finally:
         if server:
             server.stop()
-    return summarize(results, stages, concurrency, total, cpu_s if server else None, wall_s, base_url)
+    summary = summarize(results, stages, concurrency, total, cpu_s if server else None, wall_s, base_url)
+    summary["first_error"] = first_error
+    summary["stagger_s"] = stagger_s
+    summary["session_tuning"] = tuning or {}
+    summary["load_average"] = [round(x, 2) for x in os.getloadavg()]  # other work on the machine skews results
+    return summary
 
 
-def _one_call(sim, turns):
+def _one_call(sim, turns, start_at: float):
+    time.sleep(max(0.0, start_at - time.monotonic()))
     try:
         return sim.call(turns, caller=CALLER)
     except TelephonyError as exc:
-        click.echo(f"call failed: {exc}", err=True)
-        return None
+        return exc
 
 
 class _InProcess:
     """The real app (models loaded once) on a local port, with a Twilio REST stand-in."""
 
-    def __init__(self, settings):
+    def __init__(self, settings, tuning: dict):
+        from voicebot.session.call import SessionSettings, VoiceCallSession
         from voicebot.session.pipeline import build_pipeline
         from voicebot.storage.seed import seed_demo
         from voicebot.testing.live_server import LiveServer
@@ -98,7 +118,12 @@ class _InProcess:
         settings = settings.model_copy(update={"twilio_api_base_url": self.standin.url, "public_url": ""})
         self.pipeline = build_pipeline(settings)
         seed_demo(self.pipeline.db)
-        self.server = LiveServer(create_app(settings, self.pipeline))
+        session_settings = SessionSettings(**tuning)
+
+        def session_factory(call_sid, io, state):
+            return VoiceCallSession(state.pipeline, io, call_sid=call_sid, settings=session_settings)
+
+        self.server = LiveServer(create_app(settings, self.pipeline, session_factory=session_factory))
         self.url = self.server.url
 
     def stages(self, call_sids: list[str]) -> dict[str, list[float]]:
@@ -160,7 +185,9 @@ def _round(value):
 def format_report(r: dict) -> str:
     lat = r["turn_latency_ms"]
     lines = [
-        f"{r['calls_ok']}/{r['calls']} calls, {r['concurrency']} concurrent, {r['wall_s']} s, server {r['url']}",
+        f"{r['calls_ok']}/{r['calls']} calls, {r['concurrency']} concurrent (starts {r.get('stagger_s')} s apart), "
+        f"{r['wall_s']} s, server {r['url']}, session tuning {r.get('session_tuning') or 'default'}, "
+        f"machine load average {r.get('load_average')}",
         "turn latency (ms)        n     p50     p95",
     ]
     for name in ("speech", "keys", "all"):
@@ -173,6 +200,8 @@ def format_report(r: dict) -> str:
     c = r["barge_in_clear_ms"]
     lines.append(f"barge-in onset->clear    {c['n']:>4} {_fmt(c['p50'])} {_fmt(c['p95'])}   (missed: {r['barge_ins_without_clear']})")
     lines.append(f"turns without a reply: {r['turns_without_reply']}")
+    if r.get("first_error"):
+        lines.append(f"{r['calls'] - r['calls_ok']} calls failed, e.g.: {r['first_error']}")
     if r["cpu_percent_of_one_core"] is not None:
         lines.append(f"process CPU: {r['cpu_percent_of_one_core']}% of one core; max RSS {r['max_rss_mb']} MB")
     return "\n".join(lines)

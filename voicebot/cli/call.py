@@ -46,7 +46,17 @@ def parse_turns(specs: tuple[str, ...], dtmf: tuple[str, ...]):
 @click.option("--auth-token", default=None, help="Twilio auth token to sign with (default: TWILIO_AUTH_TOKEN).")
 @click.option("--public-url", default="", help="The server's VOICEBOT_PUBLIC_URL, when it is set (signatures use it).")
 def call(turns, url, dtmf, out, fast, as_json, caller, called, auth_token, public_url):
-    """Simulate a phone call: TURNS are FILE.wav, dtmf:KEYS, bargein:KEYS or bargein:FILE.wav."""
+    """Simulate a phone call over Twilio's webhook + Media Streams protocol.
+
+    Each TURN is a caller turn, played when the bot is listening: FILE.wav (speech),
+    dtmf:KEYS (keypresses), or bargein:KEYS / bargein:FILE.wav (while the bot is still
+    talking). Prints what the bot heard, understood and said, and each turn's latency.
+
+    \b
+    Example:
+      voicebot call dtmf:1 audio_fixtures/order_4172.wav dtmf:0 --out bot.wav
+      voicebot call audio_fixtures/order_4172.wav --url http://127.0.0.1:8000
+    """
     from voicebot.config import load_settings
 
     caller_turns = parse_turns(turns, dtmf)
@@ -73,28 +83,19 @@ def _call_server(url, settings, token, public_url, fast, turns, caller, called):
 def _call_in_process(settings, fast, turns, caller, called, quiet):
     from rich.console import Console
 
-    from voicebot.testing.live_server import LiveServer
-    from voicebot.testing.rest_standin import RestStandin
+    from voicebot.testing.in_process import bot_in_process
     from voicebot.testing.twilio_sim import TwilioSimulator
-    from voicebot.web.app import create_app
 
-    standin = RestStandin(settings.twilio_account_sid, settings.twilio_auth_token)
-    settings = settings.model_copy(update={"twilio_api_base_url": standin.url, "public_url": ""})
-    app = create_app(settings)
-    state = app.extensions["voicebot"]
-    console = Console(stderr=True, quiet=quiet)
-    with console.status("loading models..."):
-        while not state.ready.wait(0.2):
-            if state.load_error:
-                standin.stop()
-                raise TelephonyError(f"the bot could not start: {state.load_error}")
+    status = Console(stderr=True, quiet=quiet).status("loading models...")
+    status.start()
     try:
-        with LiveServer(app) as server:
-            sim = TwilioSimulator(server.url, auth_token=settings.twilio_auth_token, account_sid=settings.twilio_account_sid,
-                                  fast=fast, rest_standin=standin)
+        with bot_in_process(settings) as bot:
+            status.stop()
+            sim = TwilioSimulator(bot.url, auth_token=settings.twilio_auth_token, account_sid=settings.twilio_account_sid,
+                                  fast=fast, rest_standin=bot.standin)
             return sim.call(turns, caller=caller, called=called)
     finally:
-        standin.stop()
+        status.stop()
 
 
 def _print(result, as_json: bool, out: str | None) -> None:
@@ -104,7 +105,8 @@ def _print(result, as_json: bool, out: str | None) -> None:
         for turn in result.turns:
             click.echo(json.dumps({"type": "turn", **turn.__dict__}))
         for line in result.transcript:
-            click.echo(json.dumps({"type": "transcript", **{k: line.get(k) for k in ("speaker", "text", "intent", "confidence", "latency_ms")}}))
+            fields = {k: line.get(k) for k in ("speaker", "text", "intent", "confidence", "frustration", "latency_ms")}
+            click.echo(json.dumps({"type": "transcript", **fields, "stages_ms": _stages_ms(line)}))
         click.echo(json.dumps({"type": "summary", "call_sid": result.call_sid, "ended_by": result.ended_by,
                                "transfer": result.transfer or (result.transfers[-1] if result.transfers else None),
                                "bot_audio_s": round(len(result.bot_audio) / 8000, 2), "out": out}))
@@ -121,12 +123,13 @@ def _print(result, as_json: bool, out: str | None) -> None:
     console.print(timeline)
     if result.transcript:
         heard = Table(title="what the bot heard, understood and said")
-        for column in ("who", "text", "intent", "conf", "latency ms"):
+        for column in ("who", "text", "intent", "conf", "latency ms", "stages ms"):
             heard.add_column(column)
         for line in result.transcript:
             conf = line.get("confidence")
+            stages = " ".join(f"{k} {v:.0f}" for k, v in (_stages_ms(line) or {}).items() if k != "total")
             heard.add_row(line["speaker"], line["text"] or "", line.get("intent") or "",
-                          f"{conf:.2f}" if isinstance(conf, (int, float)) else "", _fmt(line.get("latency_ms")))
+                          f"{conf:.2f}" if isinstance(conf, (int, float)) else "", _fmt(line.get("latency_ms")), stages)
         console.print(heard)
     turns = Table(title="caller turns")
     for column in ("turn", "sent at (s)", "latency ms", "clear ms"):
@@ -138,6 +141,14 @@ def _print(result, as_json: bool, out: str | None) -> None:
     if transfer:
         console.print(f"transferred to {transfer.get('destination')}" + (f" (context record {transfer['id']})" if "id" in transfer else ""))
     console.print(f"ended: {result.ended_by}" + (f"; bot audio written to {out}" if out else ""))
+
+
+def _stages_ms(line: dict) -> dict | None:
+    """The server's per-stage latency of a caller turn (endpoint, asr, nlu, flow, tts), in ms."""
+    stages = (line.get("details") or {}).get("stages")
+    if not isinstance(stages, dict):
+        return None
+    return {k: round(1000 * v, 1) for k, v in stages.items() if isinstance(v, (int, float))}
 
 
 def _fmt(value) -> str:

@@ -30,7 +30,8 @@ def list_models(as_json):
     if as_json:
         click.echo(json.dumps({"auto": choice}))
     else:
-        click.echo(f"auto uses: {choice['open']} for open questions, {choice['grammar']} for grammar prompts")
+        grammars = ", ".join(f"{kind}: {backend}" for kind, backend in choice.items() if kind != "open")
+        click.echo(f"auto uses: {choice['open']} for open questions; grammars -> {grammars}")
 
 
 @models.command("download")

@@ -38,7 +38,8 @@ def banner(base: str, rest_url: str, worker: str) -> str:
 @click.option("--workers", default=1, show_default=True, type=int, help="gunicorn worker processes (each loads the models).")
 @click.option("--threads", default=64, show_default=True, type=int, help="Threads per worker: concurrent calls + requests.")
 @click.option("--dev", is_flag=True, help="Use werkzeug's development server instead of gunicorn.")
-def serve(host, port, workers, threads, dev):
+@click.option("--access-log", is_flag=True, help="Log every HTTP request (gunicorn).")
+def serve(host, port, workers, threads, dev, access_log):
     """Run the web app: Twilio webhooks, Media Streams, health and metrics."""
     from voicebot.config import load_settings
 
@@ -60,7 +61,7 @@ def serve(host, port, workers, threads, dev):
         if dev:
             _run_werkzeug(settings, host, port)
         else:
-            _run_gunicorn(settings, host, port, workers, threads)
+            _run_gunicorn(settings, host, port, workers, threads, access_log)
     finally:
         if standin is not None:
             standin.stop()
@@ -92,7 +93,7 @@ def _run_werkzeug(settings, host: str, port: int) -> None:
     run_simple(host, port, create_app(settings), threaded=True, use_reloader=False)
 
 
-def _run_gunicorn(settings, host: str, port: int, workers: int, threads: int) -> None:
+def _run_gunicorn(settings, host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
     from gunicorn.app.base import BaseApplication
 
     class VoicebotServer(BaseApplication):
@@ -104,7 +105,7 @@ def _run_gunicorn(settings, host: str, port: int, workers: int, threads: int) ->
                 "threads": threads,
                 "timeout": 60,
                 "graceful_timeout": 10,
-                "accesslog": "-",
+                "accesslog": "-" if access_log else None,
             }.items():
                 self.cfg.set(key, value)
 

@@ -205,9 +205,10 @@ def _spoken_local_part(norms: list[str], at: int) -> tuple[str, int]:
                 break
             digit = parse_number_run([w])[0] if single and len(w) > 1 else w
             parts.insert(0, digit)
-            if not single and s - 2 >= 0 and norms[s - 2] not in CONNECTORS:
+            before = norms[s - 2] if s >= 2 else ""
+            if not single and before not in CONNECTORS and not (len(before) == 1 and before.isalpha() and before not in "ai"):
                 s -= 1
-                break
+                break  # a plain word before this one is not part of the address ("is", "uh")
         else:
             break
         s -= 1

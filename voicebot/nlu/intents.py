@@ -5,7 +5,8 @@ A text is out of scope when the head's top probability is below ``prob_threshold
 embedding is less similar than ``sim_threshold`` (cosine) to every training example of the
 predicted intent. Both thresholds are calibrated at training time: on out-of-fold scores of
 labelled OOS examples when the data has them, else from how similar the training examples
-of each intent are to one another (so 5-10 phrases per intent is enough).
+of each intent are to one another (so 5-10 phrases per intent is enough; fewer than
+``MIN_OOS_EXAMPLES`` OOS examples are ignored for calibration).
 
 The head is tiny (a weight matrix plus the training embeddings in float16), saved as
 ``intents.npz`` + ``intents.json`` in a model directory; no pickles.
@@ -22,7 +23,8 @@ import numpy as np
 from voicebot.errors import NLUError
 
 OOS = "oos"
-DEFAULT_C = 10.0  # inverse regularisation; unit-length embeddings want a weak penalty
+DEFAULT_C = 10.0  # inverse regularisation, chosen on CLINC150 val (docs/nlu.md)
+MIN_OOS_EXAMPLES = 20  # fewer labelled OOS examples overfit the threshold search: use the examples alone
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class IntentClassifier:
         model = cls(classes, coef, intercept, X, y, prob_threshold=0.0, sim_threshold=0.0)
         if calibrate:
             oos_X = embeddings[~in_scope]
-            if len(oos_X):
+            if len(oos_X) >= MIN_OOS_EXAMPLES:
                 model.prob_threshold, model.sim_threshold = _calibrate_with_oos(X, y, oos_X, C)
             else:
                 model.prob_threshold, model.sim_threshold = _calibrate_without_oos(X, y, len(classes))
@@ -81,9 +83,25 @@ class IntentClassifier:
 
     def nearest_similarity(self, embeddings: np.ndarray, class_ids: np.ndarray) -> np.ndarray:
         """For each row, the highest cosine similarity to a training example of ``class_ids[row]``."""
-        sims = embeddings @ self.examples.T  # (n, m)
-        same = self.example_labels[None, :] == np.asarray(class_ids)[:, None]
-        return np.where(same, sims, -1.0).max(axis=1)
+        return _nearest_same_class(embeddings, np.asarray(class_ids), self.examples, self.example_labels)
+
+    def scores(self, embeddings: np.ndarray, gold: np.ndarray | None = None):
+        """(top probability, similarity to nearest example of the top intent, top == gold) per row."""
+        probs = self.probabilities(embeddings)
+        top = probs.argmax(axis=1)
+        ok = top == gold if gold is not None else np.zeros(len(top), bool)
+        return probs.max(axis=1), self.nearest_similarity(embeddings, top), ok
+
+    def calibrate(self, embeddings: np.ndarray, labels: Sequence[str], oos_label: str = OOS) -> None:
+        """Re-tune both thresholds on a labelled validation set that contains OOS examples."""
+        labels = np.asarray(labels, dtype=object)
+        oos = labels == oos_label
+        if not oos.any() or oos.all():
+            raise NLUError("calibration needs both in-scope and out-of-scope examples")
+        gold = np.array([self.classes.index(l) if l in self.classes else -1 for l in labels[~oos]])
+        p, s, ok = self.scores(embeddings[~oos], gold)
+        op, osim, _ = self.scores(embeddings[oos])
+        self.prob_threshold, self.sim_threshold = best_thresholds(p, s, ok, op, osim)
 
     def predict_many(self, embeddings: np.ndarray) -> list[IntentPrediction]:
         """Predictions for each row of ``embeddings``."""
@@ -136,37 +154,37 @@ def _fit_lr(X: np.ndarray, y: np.ndarray, C: float) -> tuple[np.ndarray, np.ndar
 
 
 def _calibrate_with_oos(X, y, oos_X, C, folds: int = 3) -> tuple[float, float]:
-    """Thresholds maximising the mean of in-scope accuracy and OOS recall on out-of-fold scores."""
+    """Thresholds from out-of-fold scores: in-scope rows scored by heads that did not see them,
+    OOS rows by every fold's head."""
     rng = np.random.default_rng(0)
     fold_of = rng.integers(0, folds, size=len(y))
     in_prob, in_sim, in_ok = np.zeros(len(y)), np.zeros(len(y)), np.zeros(len(y), bool)
     oos_prob, oos_sim = [], []
     for f in range(folds):
         train, held = fold_of != f, fold_of == f
-        if len(set(y[train])) < len(set(y)):
-            continue
+        if len(set(y[train])) < len(set(y)) or not held.any():
+            continue  # too few examples to hold any out: keep defaults for those rows
         coef, icpt = _fit_lr(X[train], y[train], C)
         part = IntentClassifier(range(coef.shape[0]), coef, icpt, X[train], y[train], 0.0, 0.0)
-        for rows, sink_p, sink_s in ((held, None, None), (None, oos_prob, oos_sim)):
-            E = X[rows] if rows is not None else oos_X
-            p = part.probabilities(E)
-            top = p.argmax(axis=1)
-            s = part.nearest_similarity(E, top)
-            if rows is not None:
-                in_prob[rows], in_sim[rows], in_ok[rows] = p.max(axis=1), s, top == y[rows]
-            else:
-                sink_p.append(p.max(axis=1))
-                sink_s.append(s)
-    oos_prob, oos_sim = np.concatenate(oos_prob), np.concatenate(oos_sim) / 1.0
-    oos_sim = oos_sim / 1.0
+        p, s, ok = part.scores(X[held], y[held])
+        in_prob[held], in_sim[held], in_ok[held] = p, s, ok
+        p, s, _ = part.scores(oos_X)
+        oos_prob.append(p)
+        oos_sim.append(s)
+    if not oos_prob:
+        return _calibrate_without_oos(X, y, len(set(y)))
+    return best_thresholds(in_prob, in_sim, in_ok, np.concatenate(oos_prob), np.concatenate(oos_sim))
+
+
+def best_thresholds(in_prob, in_sim, in_ok, oos_prob, oos_sim) -> tuple[float, float]:
+    """(prob, sim) thresholds maximising the mean of in-scope accuracy and OOS recall."""
     best = (-1.0, 0.0, 0.0)
     for tp in np.linspace(0.0, 0.9, 46):
         for ts in np.linspace(0.0, 0.9, 46):
             acc = np.mean(in_ok & (in_prob >= tp) & (in_sim >= ts))
             recall = np.mean((oos_prob < tp) | (oos_sim < ts))
-            score = (acc + recall) / 2
-            if score > best[0]:
-                best = (score, tp, ts)
+            if (acc + recall) / 2 > best[0]:
+                best = ((acc + recall) / 2, tp, ts)
     return float(best[1]), float(best[2])
 
 
@@ -178,12 +196,23 @@ def _calibrate_without_oos(X, y, n_classes: int) -> tuple[float, float]:
     paraphrases are rejected; measured on CLINC150, see docs/nlu.md). The probability threshold
     rejects near-ties only.
     """
-    sims = X @ X.T
-    np.fill_diagonal(sims, -1.0)
-    same = y[:, None] == y[None, :]
-    nearest_sibling = np.where(same, sims, -1.0).max(axis=1)
+    nearest_sibling = _nearest_same_class(X, y, X, y, exclude_self=True)
     nearest_sibling = nearest_sibling[nearest_sibling > -1.0]
     sim_t = float(np.percentile(nearest_sibling, 10)) if len(nearest_sibling) else 0.45
     sim_t = min(max(sim_t, 0.35), 0.55)
     prob_t = min(0.5, 1.5 / n_classes)
     return prob_t, sim_t
+
+
+def _nearest_same_class(queries, query_labels, examples, example_labels, exclude_self=False, chunk=512):
+    """Max cosine similarity of each query to an example with the same label (-1 if none).
+    Chunked: a 15k x 15k similarity matrix would need ~1 GB."""
+    out = np.full(len(queries), -1.0, dtype=np.float32)
+    for start in range(0, len(queries), chunk):
+        sims = queries[start:start + chunk] @ examples.T
+        same = example_labels[None, :] == query_labels[start:start + chunk, None]
+        if exclude_self:
+            rows = np.arange(sims.shape[0])
+            same[rows, start + rows] = False
+        out[start:start + chunk] = np.where(same, sims, -1.0).max(axis=1)
+    return out

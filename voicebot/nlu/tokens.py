@@ -77,12 +77,15 @@ def number_runs(tokens: list[Token]) -> list[tuple[int, int]]:
     n = len(tokens)
     strong = [number_kind(t.norm) is not None for t in tokens]
     is_num = list(strong)
+    # A reply that is nothing but numbers ("for 1 7 2": Whisper's "four") trusts homophones
+    # beside one number; inside a sentence ("order for 5 dollars") they need numbers both sides.
+    only_numbers = any(strong) and all(s or t.norm in HOMOPHONES or t.norm in ZERO_WORDS for s, t in zip(strong, tokens))
     for i, t in enumerate(tokens):
         left = i > 0 and strong[i - 1]
         right = i + 1 < n and strong[i + 1]
         if t.norm in ZERO_WORDS and (left or right):
             is_num[i] = True
-        elif t.norm in HOMOPHONES and left and right:
+        elif t.norm in HOMOPHONES and ((left and right) or (only_numbers and (left or right))):
             is_num[i] = True
         elif t.norm == "a" and i + 1 < n and tokens[i + 1].norm in ("hundred", "thousand"):
             is_num[i] = True

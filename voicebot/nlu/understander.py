@@ -17,7 +17,7 @@ from pathlib import Path
 from voicebot.audio.wavfile import Audio
 from voicebot.errors import NLUError
 from voicebot.nlu.base import Understanding
-from voicebot.nlu.emotion.fusion import FrustrationTracker
+from voicebot.nlu.emotion.fusion import FrustrationTracker, turn_evidence
 from voicebot.nlu.emotion.text import TextEmotion, TextEmotionResult
 from voicebot.nlu.embeddings import MODEL_NAME, get_embedder
 from voicebot.nlu.entities import extract_entities
@@ -32,9 +32,10 @@ class Understander:
 
     def __init__(self, intents: IntentClassifier | None, emotion: TextEmotion | None = None, acoustic=None):
         self.intents = intents
-        self.emotion = emotion if emotion is not None else TextEmotion.load_default(required=False)
+        self.emotion = emotion if emotion is not None else TextEmotion.load_default()
         self.acoustic = acoustic
         self.embedder = get_embedder()
+        self.human_intent = intents.metadata.get("human_intent") if intents is not None else None
 
     # ---- building -------------------------------------------------------------------------
     @classmethod
@@ -51,7 +52,7 @@ class Understander:
             raise NLUError(f"need example phrases for at least 2 intents, got {sorted(set(labels)) or 'none'}")
         embeddings = get_embedder().embed(texts)
         head = IntentClassifier.fit(embeddings, labels, oos_label=oos_label)
-        head.metadata.update(training_manifest(texts, labels))
+        head.metadata.update(training_manifest(texts, labels), human_intent=find_human_intent(examples))
         return cls(head, **kw)
 
     @classmethod
@@ -67,7 +68,7 @@ class Understander:
         manifest = {"kind": "intent-head", "version": 1, "embedding_model": MODEL_NAME,
                     "intents": self.intents.classes,
                     "prob_threshold": self.intents.prob_threshold, "sim_threshold": self.intents.sim_threshold,
-                    **{k: v for k, v in self.intents.metadata.items() if k in ("data_sha256", "examples", "created")},
+                    **{k: v for k, v in self.intents.metadata.items() if k in ("data_sha256", "examples", "created", "oos_label", "human_intent")},
                     "metrics": metrics or {}}
         (Path(model_dir) / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         return Path(model_dir)
@@ -75,39 +76,60 @@ class Understander:
     # ---- understanding ----------------------------------------------------------------------
     def understand(self, text: str, audio: Audio | None = None, tracker: FrustrationTracker | None = None) -> Understanding:
         """Understand one caller turn. Empty or letter-less text is out of scope with no
-        entities; ``tracker`` (one per call) is updated and its score reported as ``frustration``."""
+        entities; ``tracker`` (one per call) is updated and its score reported as ``frustration``;
+        without one, ``frustration`` is this turn's evidence alone (words and voice)."""
+        return self.understand_turn(text, audio, tracker)[0]
+
+    def understand_turn(self, text: str, audio: Audio | None = None, tracker: FrustrationTracker | None = None):
+        """``understand`` plus the voice analysis of ``audio`` -> (Understanding, VoiceResult | None)."""
         text = (text or "").strip()[:MAX_CHARS]
+        voice = self._voice(audio, tracker)
+        arousal = voice.arousal if voice is not None else None
         if sum(c.isalpha() for c in text) < MIN_LETTERS and not any(c.isdigit() for c in text):
-            voice = self._voice(audio, tracker)
-            frustration = tracker.update(text_frustration=None, voice=voice, no_match=True) if tracker else 0.0
-            return Understanding(text=text, frustration=frustration)
+            frustration = tracker.update(voice=arousal, no_match=True) if tracker else turn_evidence(None, arousal)
+            return Understanding(text=text, frustration=round(frustration, 4)), voice
         vector = self.embedder.embed_one(text)
         intent, confidence, intent_scores = OOS, 0.0, {}
         if self.intents is not None:
             pred = self.intents.predict(vector)
             intent, confidence, intent_scores = pred.intent, pred.confidence, pred.scores
         emotion = self.emotion.classify(text, vector)
-        voice = self._voice(audio, tracker)
+        if intent == OOS and self.human_intent and "human_request" in emotion.cues:
+            # "get me a real person" may be far from the flow's phrasing, but it is unambiguous
+            intent, confidence = self.human_intent, max(confidence, intent_scores.get(self.human_intent, 0.0))
         if tracker is not None:
-            frustration = tracker.update(text_frustration=emotion.frustration, voice=voice,
+            frustration = tracker.update(text_frustration=emotion.frustration, voice=arousal,
                                          no_match=intent == OOS, text=text, cues=emotion.cues)
         else:
-            frustration = emotion.frustration if voice is None else max(emotion.frustration, 0.5 * emotion.frustration + 0.5 * voice)
-        return Understanding(text=text, intent=intent, confidence=round(confidence, 4),
-                             intent_scores={k: round(v, 4) for k, v in intent_scores.items()},
-                             entities=extract_entities(text), emotion=emotion.label,
-                             emotion_scores={k: round(v, 4) for k, v in emotion.scores.items()},
-                             frustration=round(float(frustration), 4))
+            frustration = turn_evidence(emotion.frustration, arousal)
+        understanding = Understanding(
+            text=text, intent=intent, confidence=round(confidence, 4),
+            intent_scores={k: round(v, 4) for k, v in intent_scores.items()},
+            entities=extract_entities(text), emotion=emotion.label,
+            emotion_scores={k: round(v, 4) for k, v in emotion.scores.items()},
+            frustration=round(float(frustration), 4))
+        return understanding, voice
 
-    def _voice(self, audio: Audio | None, tracker: FrustrationTracker | None) -> float | None:
-        """Voice arousal in [0, 1] relative to the caller's earlier turns, or None without audio."""
+    def _voice(self, audio: Audio | None, tracker: FrustrationTracker | None):
+        """Voice analysis relative to the caller's earlier turns (kept in ``tracker``), or None."""
         if audio is None or self.acoustic is None:
             return None
-        baseline = tracker.voice_baseline if tracker is not None else None
-        result = self.acoustic.analyze(audio, baseline)
+        result = self.acoustic.analyze(audio, tracker.voice_baseline if tracker is not None else None)
         if tracker is not None and result.features is not None:
             tracker.remember_voice(result.features)
-        return result.arousal
+        return result
+
+
+def find_human_intent(examples: dict[str, list[str]]) -> str | None:
+    """The intent whose example phrases mostly ask for a person ("talk to an agent"), if any."""
+    from voicebot.nlu.emotion.text import HUMAN_REQUEST
+
+    best, best_share = None, 0.5
+    for intent, phrases in examples.items():
+        share = sum(bool(HUMAN_REQUEST.search(p)) for p in phrases) / max(len(phrases), 1)
+        if share >= best_share:
+            best, best_share = intent, share
+    return best
 
 
 def training_manifest(texts: list[str], labels: list[str]) -> dict:

@@ -29,13 +29,14 @@ from voicebot.session.base import CallIO
 from voicebot.session.dtmf import DtmfCollector
 from voicebot.session.lookups import FillerDue, LookupRunner
 from voicebot.session.pipeline import Pipeline
-from voicebot.session.playback import PlaybackTracker
+from voicebot.session.playback import BargeInDetector, PlaybackTracker
 from voicebot.session.timers import Ticker, Timers
 from voicebot.session.turn import TurnWorker
 
 log = logging.getLogger(__name__)
 
 NO_INPUT, INTERDIGIT, END_WAIT = "no_input", "interdigit", "end_wait"
+TYPEAHEAD_KEYS = 16  # keys remembered while the bot is busy; older ones are dropped
 _NEVER = 1e9  # the endpointer's own start timeout is off: the session's no-input timer rules
 
 
@@ -46,10 +47,14 @@ class SessionSettings:
     barge_in_min_speech_s: float = 0.2  # speech shorter than this ("mhm", a cough) does not interrupt
     min_speech_s: float = 0.2  # the endpointer's minimum speech to start an utterance
     end_silence_s: float | None = None  # None: each Listen's own end_silence_s
-    vad_engine: str = "silero"
+    vad_engine: str = "silero"  # endpointing: accurate ends of turns
+    barge_in_vad_engine: str = "webrtc"  # barge-in: fast onsets (meets the 300 ms target)
     calm_frustration: float = 0.6  # at or above: replies are spoken calm and slower
     max_end_wait_s: float = 20.0  # HangUp/Transfer wait at most this long for the last prompt
     tick_s: float = 0.05
+    # Pause after which a buffered recogniser (Whisper) decodes the utterance so far, ahead of
+    # the end-of-speech decision; None: never. Costs a wasted decode when the caller goes on.
+    speculate_after_s: float | None = 0.3
 
 
 class VoiceCallSession:
@@ -63,13 +68,16 @@ class VoiceCallSession:
         self._jobs: queue.Queue = queue.Queue()
         self._endpointer = Endpointer(VoiceActivityDetector(8000, engine=settings.vad_engine))
         self._tracker = PlaybackTracker()
+        self._barge_in = BargeInDetector(VoiceActivityDetector(8000, engine=settings.barge_in_vad_engine, aggressiveness=3), settings.barge_in_min_speech_s)
         self._timers = Timers()
         self._lookups = LookupRunner(pipeline.lookup_pool, pipeline.data_sources.run, wake=self.tick)
         self._listen: Listen | None = None
         self._dtmf: DtmfCollector | None = None
         self._pending_end: HangUp | Transfer | None = None
-        self._speech_t0: float | None = None  # perf_counter when the current utterance started
+        self._utterance: list[np.ndarray] = []  # audio of the utterance being captured (for speculation)
+        self._voiced_ms, self._last_voiced_s, self._speculated_for = 0.0, 0.0, None
         self._started = self._stopped = self._ended = False
+        self._typeahead = ""  # keys pressed while the bot was not listening yet
         self.barge_ins: list[tuple[str, float, float]] = []  # (speech|dtmf, heard_fraction, at)
         self.worker = TurnWorker(self, channel)
         self._thread = threading.Thread(target=self._run_worker, name=f"voicebot-call-{self.call_sid}", daemon=True)
@@ -98,19 +106,12 @@ class VoiceCallSession:
     def on_dtmf(self, digit: str) -> None:
         after: list[Callable[[], None]] = []
         with self._lock:
-            if self._listen is None or self._dtmf is None or self._stopped or self._ended:
+            if not self._started or self._stopped or self._ended:
                 return
-            if self._tracker.playing and not self._tracker.current.interruptible:
-                return
-            now = self.clock()
-            if self._tracker.playing:
-                self._barge_in_locked("dtmf", after)
-            self._timers.cancel(NO_INPUT)
-            digits = self._dtmf.press(digit, now)
-            if digits is not None:
-                self._finish_listen_locked(DtmfPressed(digits), after)
-            elif self._dtmf.collecting:
-                self._timers.start(INTERDIGIT, now + self._dtmf.interdigit_timeout_s)
+            if self._listen is None:  # the bot is still working on the last turn: type-ahead
+                self._typeahead = (self._typeahead + digit)[-TYPEAHEAD_KEYS:]
+            else:
+                self._press_locked(digit, after)
         _run(after)
 
     def on_mark(self, label: str) -> None:
@@ -148,11 +149,14 @@ class VoiceCallSession:
         with self._lock:
             if self._stopped:
                 return
+            if not self._tracker.playing:
+                self._barge_in.reset()  # a new stretch of bot speech: count the caller's from zero
             self._tracker.add(prompt, self.clock())
         for chunk, label in zip(chunks, prompt.chunk_labels):
             self.io.play(chunk, label)
 
     def begin_listen(self, listen: Listen) -> None:
+        after: list[Callable[[], None]] = []
         with self._lock:
             if self._stopped or self._ended:
                 return
@@ -162,6 +166,11 @@ class VoiceCallSession:
                 self._endpointer.reset(EndpointSettings(_NEVER, end_silence, listen.max_utterance_s, self.settings.min_speech_s))
             if not self._tracker.playing:
                 self._timers.start(NO_INPUT, self.clock() + listen.start_timeout_s)
+            keys, self._typeahead = self._typeahead, ""
+            for key in keys:  # answered before the question was asked
+                if self._listen is not None:
+                    self._press_locked(key, after)
+        _run(after)
 
     def begin_lookup(self, lookup: Lookup) -> None:
         with self._lock:
@@ -181,20 +190,39 @@ class VoiceCallSession:
         _run(after)
 
     # ---- internals (called with the lock held) --------------------------------------------
+    def _press_locked(self, digit: str, after: list) -> None:
+        if self._tracker.playing and not self._tracker.current.interruptible:
+            return
+        now = self.clock()
+        if self._tracker.playing:
+            self._barge_in_locked("dtmf", after)
+        self._timers.cancel(NO_INPUT)
+        digits = self._dtmf.press(digit, now)
+        if digits is not None:
+            self._finish_listen_locked(DtmfPressed(digits), after)
+        elif self._dtmf.collecting:
+            self._timers.start(INTERDIGIT, now + self._dtmf.interdigit_timeout_s)
+
     def _muted_by_prompt(self) -> bool:
         """Caller audio over a non-interruptible prompt is ignored, not captured."""
         return self._tracker.playing and not self._tracker.current.interruptible
 
     def _feed_endpointer(self, pcm: np.ndarray, after: list) -> None:
-        event = self._endpointer.feed(pcm)
+        ep = self._endpointer
+        event = ep.feed(pcm)
         if isinstance(event, SpeechStarted):
-            self._speech_t0 = time.perf_counter()
             self._timers.cancel(NO_INPUT)
             self._jobs.put(("asr_open", self._listen))
-        if len(self._endpointer.to_forward):
-            self._jobs.put(("asr_feed", self._endpointer.to_forward))
-        if self._endpointer.in_speech and self._tracker.playing and self._endpointer.speech_ms >= 1000 * self.settings.barge_in_min_speech_s - 1e-6:
-            self._barge_in_locked("speech", after)
+            self._utterance, self._voiced_ms, self._speculated_for = [], 0.0, None
+        if len(ep.to_forward):
+            self._utterance.append(ep.to_forward)
+            self._jobs.put(("asr_feed", ep.to_forward))
+        if ep.in_speech:
+            self._maybe_speculate(ep)
+        if self._tracker.playing:  # only an interruptible prompt gets here (see on_audio)
+            fast_onset = self._barge_in.feed(pcm)
+            if fast_onset or (ep.in_speech and ep.speech_ms >= 1000 * self.settings.barge_in_min_speech_s - 1e-6):
+                self._barge_in_locked("speech", after)
         if isinstance(event, SpeechEnded):
             # stream time since the last speech frame = how long endpointing waited
             endpoint_s = max(0.0, self._endpointer.now_s - event.last_speech_at_s)
@@ -203,7 +231,18 @@ class VoiceCallSession:
             self._timers.cancel(NO_INPUT, INTERDIGIT)
             self._jobs.put(("asr_finish", event, endpoint_s, time.perf_counter()))
 
+    def _maybe_speculate(self, ep: Endpointer) -> None:
+        """After a short pause, decode what was said so far while endpointing still waits; if
+        the caller stays silent the turn uses that result and skips the decode after the end."""
+        if ep.speech_ms > self._voiced_ms:
+            self._voiced_ms, self._last_voiced_s = ep.speech_ms, ep.now_s
+        elif (self.settings.speculate_after_s is not None and self._speculated_for != self._last_voiced_s
+              and ep.now_s - self._last_voiced_s >= self.settings.speculate_after_s):
+            self._speculated_for = self._last_voiced_s
+            self._jobs.put(("asr_speculate", np.concatenate(self._utterance), self._last_voiced_s))
+
     def _barge_in_locked(self, by: str, after: list) -> None:
+        self._barge_in.reset()
         heard = self._tracker.heard_fraction(self.clock())
         self._tracker.clear()
         self.barge_ins.append((by, heard, self.clock()))

@@ -51,6 +51,9 @@ class Pipeline:
     # Voice (prosody) emotion costs ~0.15 s per second of caller speech on this CPU (librosa
     # pyin), on the turn's critical path: off by default, text emotion and cues still count.
     voice_emotion: bool = False
+    # Early (speculative) decodes of all calls share this many slots: one wasted decode must
+    # not queue ahead of other callers' real ones on the shared recogniser.
+    speculation_slots: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(1))
     _understanders: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -88,6 +91,11 @@ class Pipeline:
         if isinstance(spec, (tuple, list)):
             return grammar.phrases(spec)
         return grammar.load(spec)
+
+    def backend_name(self, grammar: Grammar | None) -> str:
+        """Name of the recogniser that decodes ``grammar`` (resolves ``AutoASR``'s routing)."""
+        backend_for = getattr(self.asr, "backend_for", None)
+        return backend_for(grammar).name if backend_for else self.asr.name
 
     def speak(self, say: Say, *, calm: bool = False, flow=None) -> np.ndarray:
         """The 8 kHz int16 audio of a ``Say``: its recorded prompt file, or TTS of its text.
@@ -186,16 +194,17 @@ def warm_up(pipeline: Pipeline) -> None:
     log.info("warm-up: understander %.1f s", time.perf_counter() - started)
     started = time.perf_counter()
     prompts = fixed_prompts(flow)
+    sample = np.zeros(8000, dtype=np.int16)
     for text in prompts:
-        try:
-            pipeline.speak(Say(text))
-        except Exception as exc:  # a prompt that cannot render now fails again, visibly, in the call
-            log.warning("cannot pre-render prompt %r: %s", text, exc)
+        for style in (None, "calm"):  # upset callers hear the calm delivery of the same prompts
+            try:
+                sample = pipeline.speak(Say(text, style=style))
+            except Exception as exc:  # a prompt that cannot render now fails again, visibly, in the call
+                log.warning("cannot pre-render prompt %r: %s", text, exc)
     log.info("warm-up: %d fixed prompts %.1f s", len(prompts), time.perf_counter() - started)
     started = time.perf_counter()
-    speechless = np.zeros(8000, dtype=np.int16)
-    for grammar in (None, pipeline.grammar_for("digits")):  # loads the open and the grammar recogniser
-        pipeline.asr.transcribe(speechless, 8000, grammar)
+    for grammar in (None, pipeline.grammar_for("digits")):  # loads both recognisers and runs a real decode
+        pipeline.asr.transcribe(sample[: 8000 * 3], 8000, grammar)
     log.info("warm-up: recognisers %.1f s", time.perf_counter() - started)
 
 

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+BUFFERED_BACKENDS = {"whisper"}  # decode only at finish(): worth a speculative decode
+
 
 class TurnWorker:
     """Everything a call does off the channel's thread. Single-threaded by construction."""
@@ -50,6 +52,8 @@ class TurnWorker:
         self.transfer_context: dict[str, Any] | None = None
         self._stream = None
         self._stream_grammar = None
+        self._grammar = None  # the Grammar object of the open stream
+        self._speculation: tuple[float, Recognition] | None = None  # (last voiced time, result)
         self._labels = itertools.count(1)
         self._pending_turn: dict[str, Any] | None = None  # timings waiting for the reply's first audio
 
@@ -63,6 +67,8 @@ class TurnWorker:
         elif kind == "asr_feed":
             if self._stream is not None:
                 self._stream.accept(job[1])
+        elif kind == "asr_speculate":
+            self._speculate(job[1], job[2])
         elif kind == "asr_drop":
             self._stream = None
         elif kind == "asr_finish":
@@ -123,7 +129,11 @@ class TurnWorker:
     def _say(self, say: Say) -> None:
         calm = self.understanding is not None and self.understanding.frustration >= self.session.settings.calm_frustration
         started = time.perf_counter()
-        pcm = self.pipeline.speak(say, calm=calm, flow=self.flow)
+        try:
+            pcm = self.pipeline.speak(say, calm=calm, flow=self.flow)
+        except VoicebotError as exc:  # a prompt that cannot be rendered is skipped; the call goes on
+            log.error("call %s: cannot say %r: %s", self.session.call_sid, say.text, exc)
+            return
         if self._pending_turn is not None and "tts" not in self._pending_turn:
             self._pending_turn["tts"] = time.perf_counter() - started
             self._pending_turn["total"] = self._pending_turn["endpoint"] + (time.perf_counter() - self._pending_turn["t_ended"])
@@ -139,19 +149,46 @@ class TurnWorker:
     # ---- speech in -----------------------------------------------------------------------------
     def _open_stream(self, listen: Listen | None) -> None:
         grammar = self.pipeline.grammar_for(listen.grammar) if listen is not None else None
+        self._speculation = None
         try:
             self._stream = self.pipeline.asr.stream(8000, grammar)
             self._stream_grammar = listen.grammar if listen is not None else None
         except Exception as exc:  # e.g. a grammar the backend rejects: fall back to open speech
             log.warning("call %s: cannot open a recognition stream with grammar %r (%s); using open vocabulary", self.session.call_sid, listen and listen.grammar, exc)
+            grammar = None
             self._stream, self._stream_grammar = self.pipeline.asr.stream(8000, None), None
+        self._grammar = grammar
+
+    def _speculate(self, pcm, last_voiced_s: float) -> None:
+        """Decode the utterance so far (see ``SessionSettings.speculate_after_s``) when the
+        recogniser only decodes at the end; streaming recognisers already keep up."""
+        if self._stream is None or self.pipeline.backend_name(self._grammar) not in BUFFERED_BACKENDS:
+            return
+        if not self.pipeline.speculation_slots.acquire(blocking=False):
+            return  # other calls are decoding early already: do not add to the recogniser's queue
+        try:
+            stream = self.pipeline.asr.stream(8000, self._grammar)
+            stream.accept(pcm)
+            self._speculation = (last_voiced_s, stream.finish())
+        except VoicebotError as exc:  # the regular decode at the end still happens
+            log.info("call %s: speculative decode skipped: %s", self.session.call_sid, exc)
+        finally:
+            self.pipeline.speculation_slots.release()
 
     def _finish_utterance(self, ended, endpoint_s: float, t_ended: float) -> None:
         timings: dict[str, Any] = {"endpoint": endpoint_s, "t_ended": t_ended}
-        started = time.perf_counter()
-        recognition = self._stream.finish() if self._stream is not None else Recognition("", 0.0)
+        speculation, self._speculation = self._speculation, None
+        if speculation is not None and speculation[0] == ended.last_speech_at_s:
+            recognition = speculation[1]  # nothing was said after the speculative decode
+            timings["speculative"] = True
+        else:
+            try:
+                recognition = self._stream.finish() if self._stream is not None else Recognition("", 0.0)
+            except VoicebotError as exc:  # e.g. an overloaded recogniser: the flow hears "not understood"
+                log.error("call %s: recognition failed: %s", self.session.call_sid, exc)
+                recognition = Recognition("", 0.0, backend="failed")
         self._stream = None
-        timings["asr"] = time.perf_counter() - started
+        timings["asr"] = time.perf_counter() - t_ended  # end of speech -> result, waiting included
         started = time.perf_counter()
         understander = self.pipeline.understander(self.flow)
         self.understanding = understander.understand(recognition.text, Audio(ended.audio, 8000), self.tracker)
@@ -178,7 +215,7 @@ class TurnWorker:
         turn["stages"] = stages
         self.turns.append(turn)
         if self.recorder is not None:
-            details = {k: turn[k] for k in ("stages", "asr_confidence", "backend", "grammar", "emotion")}
+            details = {k: turn.get(k) for k in ("stages", "asr_confidence", "backend", "grammar", "emotion", "speculative")}
             total = stages.get("total")
             self.recorder.update_turn(turn_id, latency_ms=round(1000 * total, 1) if total is not None else None, details=details)
 

@@ -7,14 +7,21 @@ from __future__ import annotations
 
 import threading
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log line per request (errors are still logged)."""
+
+    def log_request(self, *args, **kwargs):
+        pass
 
 
 class LiveServer:
     """``LiveServer(app).url`` is ``http://127.0.0.1:<port>`` while it runs."""
 
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0):
-        self._server = make_server(host, port, app, threaded=True)
+        self._server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
         self._server.daemon_threads = True
         self.host, self.port = host, self._server.server_port
         self.url = f"http://{host}:{self.port}"

@@ -15,92 +15,18 @@ transfer, and the server's transcript when ``/agent/calls/<sid>`` is reachable.
 """
 from __future__ import annotations
 
-import base64
-import json
 import secrets
-import threading
-import time
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import numpy as np
 import requests
-import websocket
 
-from voicebot.audio.codecs import ulaw_decode, ulaw_encode
-from voicebot.audio.wavfile import read_wav
 from voicebot.errors import TelephonyError
 from voicebot.security.signatures import sign
-from voicebot.testing.sim_playback import BotPlayback
+from voicebot.testing.sim_stream import CallRun
+from voicebot.testing.sim_types import CallResult, Keys, Speech, Turn, TurnResult
 
-FRAME = 160
-FRAME_S = 0.02
-SILENCE = np.zeros(FRAME, dtype=np.int16)
-
-
-@dataclass(frozen=True)
-class Speech:
-    """A caller turn: ``pcm`` (8 kHz int16). ``interrupt``: start while the bot is speaking."""
-
-    pcm: np.ndarray
-    label: str = "speech"
-    interrupt: bool = False
-
-    @classmethod
-    def from_wav(cls, path: str | Path, interrupt: bool = False) -> "Speech":
-        return cls(read_wav(path).at_rate(8000).pcm, Path(path).name, interrupt)
-
-    def speech_frames(self) -> tuple[int, int]:
-        """(first, last) 20 ms frame holding speech: energy above 10% of the loudest frame's."""
-        n = len(self.pcm) // FRAME
-        if n == 0:
-            return 0, -1
-        frames = self.pcm[: n * FRAME].astype(np.float64).reshape(n, FRAME)
-        rms = np.sqrt((frames ** 2).mean(axis=1))
-        loud = np.flatnonzero(rms >= max(100.0, 0.1 * rms.max()))
-        return (int(loud[0]), int(loud[-1])) if len(loud) else (0, n - 1)
-
-
-@dataclass(frozen=True)
-class Keys:
-    """A caller turn of keypresses. ``interrupt``: press while the bot is speaking (barge-in)."""
-
-    digits: str
-    interrupt: bool = False
-
-    @property
-    def label(self) -> str:
-        return f"dtmf {self.digits}"
-
-
-Turn = Speech | Keys
-
-
-@dataclass
-class TurnResult:
-    kind: str
-    label: str
-    started_s: float  # call-relative
-    last_input_s: float | None = None
-    latency_ms: float | None = None  # last input sent -> first bot frame after it
-    clear_ms: float | None = None  # interrupting turns: input onset -> clear received
-
-
-@dataclass
-class CallResult:
-    call_sid: str
-    turns: list[TurnResult] = field(default_factory=list)
-    events: list[dict] = field(default_factory=list)  # {"t": s, "who": ..., "what": ...}
-    prompts: list[dict] = field(default_factory=list)  # {"label", "t", "seconds", "cleared"}
-    prompt_audio: dict[str, np.ndarray] = field(default_factory=dict)
-    bot_audio: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
-    transfer: dict | None = None  # {"twiml", "destination"} from the REST update
-    hung_up_by_bot: bool = False
-    ended_by: str = ""
-    transcript: list[dict] = field(default_factory=list)  # server's turns, when available
-    transfers: list[dict] = field(default_factory=list)  # server's transfer records, when available
+__all__ = ["CallResult", "Keys", "Speech", "Turn", "TurnResult", "TwilioSimulator"]
 
 
 class TwilioSimulator:
@@ -108,7 +34,7 @@ class TwilioSimulator:
 
     def __init__(self, base_url: str, *, auth_token: str, account_sid: str = "AC" + "0" * 32,
                  public_url: str = "", fast: bool = False, rest_standin=None,
-                 listen_quiet_s: float = 0.5, reply_timeout_s: float = 12.0, final_wait_s: float = 6.0):
+                 listen_quiet_s: float = 0.5, reply_timeout_s: float = 12.0, final_wait_s: float = 20.0):
         self.base_url = base_url.rstrip("/")
         self.public_url = (public_url or base_url).rstrip("/")
         self.auth_token, self.account_sid = auth_token, account_sid
@@ -157,7 +83,7 @@ class TwilioSimulator:
              call_sid: str | None = None) -> CallResult:
         call_sid = call_sid or "CA" + secrets.token_hex(16)
         stream_url, parameters = self.answer(call_sid, caller, called)
-        run = _CallRun(self, call_sid, stream_url, parameters)
+        run = CallRun(self, call_sid, stream_url, parameters)
         try:
             run.play(turns)
         finally:
@@ -167,219 +93,3 @@ class TwilioSimulator:
                                              "CallStatus": status, "CallDuration": str(int(round(run.elapsed())))})
         run.fetch_server_record()
         return run.result
-
-
-class _CallRun:
-    """One call's Media Stream: the sending loop (main thread) and a reader thread."""
-
-    def __init__(self, sim: TwilioSimulator, call_sid: str, stream_url: str, parameters: dict):
-        self.sim, self.call_sid = sim, call_sid
-        self.result = CallResult(call_sid)
-        self.stream_sid = "MZ" + secrets.token_hex(16)
-        self.sequence = 0
-        self.chunk = 0
-        self.t0 = time.monotonic()
-        self.next_frame_at = self.t0
-        self.playback = BotPlayback(self.elapsed)
-        self.ended = threading.Event()
-        self.hanging_up = False  # the caller is closing the socket itself
-        if sim.rest_standin is not None:
-            sim.rest_standin.on_update(self._on_rest_update)
-        try:
-            self.ws = websocket.create_connection(stream_url, timeout=10)
-        except (OSError, websocket.WebSocketException) as exc:
-            raise TelephonyError(f"cannot open the media stream {stream_url}: {exc}") from None
-        self.ws.settimeout(None)  # the bot may stay quiet for long; finish() closes the socket
-        self.reader = threading.Thread(target=self._read, name=f"sim-reader-{call_sid[-6:]}", daemon=True)
-        self.reader.start()
-        self._send("connected", protocol="Call", version="1.0.0")
-        self._send("start", start={"accountSid": sim.account_sid, "streamSid": self.stream_sid, "callSid": call_sid,
-                                   "tracks": ["inbound"], "customParameters": parameters,
-                                   "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}})
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.t0
-
-    def event(self, who: str, what: str) -> None:
-        self.result.events.append({"t": round(self.elapsed(), 3), "who": who, "what": what})
-
-    # sending -----------------------------------------------------------------------------
-    def _send(self, event: str, **body) -> None:
-        self.sequence += 1
-        message = {"event": event, "sequenceNumber": str(self.sequence), **body}
-        if event != "connected":
-            message["streamSid"] = self.stream_sid
-        self.ws.send(json.dumps(message))
-
-    def _frame(self, pcm: np.ndarray, paced: bool = True) -> None:
-        """Send one 20 ms caller frame (paced to real time unless ``paced`` is False), echo due marks."""
-        if paced:
-            delay = self.next_frame_at - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            self.next_frame_at = max(self.next_frame_at + FRAME_S, time.monotonic() - 0.1)
-        else:
-            self.next_frame_at = time.monotonic() + FRAME_S
-        self.chunk += 1
-        payload = base64.b64encode(ulaw_encode(pcm)).decode("ascii")
-        self._send("media", media={"track": "inbound", "chunk": str(self.chunk),
-                                   "timestamp": str(self.chunk * 20), "payload": payload})
-        for name in self.playback.due_marks():
-            self._send("mark", mark={"name": name})
-
-    def _silence_until(self, condition, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while not self.ended.is_set():
-            if condition():
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            self._frame(SILENCE)
-        return False
-
-    # turns -------------------------------------------------------------------------------
-    def play(self, turns: list[Turn]) -> None:
-        for turn in turns:
-            if self.ended.is_set():
-                break
-            if turn.interrupt:
-                self._silence_until(lambda: self.playback.speaking_for() >= 0.3, self.sim.reply_timeout_s)
-            else:
-                self._silence_until(self._listening, self.sim.reply_timeout_s)
-            if self.ended.is_set():
-                break
-            result = TurnResult("speech" if isinstance(turn, Speech) else "keys", turn.label, round(self.elapsed(), 3))
-            self.result.turns.append(result)
-            clears_before = self.playback.clears
-            onset = last_speech = time.monotonic()
-            if isinstance(turn, Speech):
-                self.event("caller", f"says {turn.label} ({len(turn.pcm) / 8000:.1f} s)")
-                pcm = turn.pcm[: len(turn.pcm) - len(turn.pcm) % FRAME]
-                first, last = turn.speech_frames()
-                for index, offset in enumerate(range(0, len(pcm), FRAME)):
-                    self._frame(pcm[offset:offset + FRAME], paced=not self.sim.fast)
-                    if index == first:
-                        onset = time.monotonic()  # barge-in reaction counts from speech onset
-                    if index == last:
-                        last_speech = time.monotonic()
-                        self.playback.expect_reply_after(last_speech)
-            else:
-                self.event("caller", f"presses {turn.digits}")
-                for digit in turn.digits:
-                    self._send("dtmf", dtmf={"track": "inbound_track", "digit": digit})
-                    last_speech = time.monotonic()
-                    self.playback.expect_reply_after(last_speech)
-                    self._frame(SILENCE)
-            last_input = last_speech
-            result.last_input_s = round(last_input - self.t0, 3)
-            if turn.interrupt:
-                self._silence_until(lambda: self.playback.clears > clears_before, 2.0)
-                if self.playback.clears > clears_before:
-                    result.clear_ms = round((self.playback.last_clear_at - onset) * 1000, 1)
-                    # the prompt that was cut is not the reply: count from the clear on
-                    self.playback.expect_reply_after(max(last_input, self.playback.last_clear_at))
-            got_reply = self._silence_until(lambda: self.playback.reply_at is not None, self.sim.reply_timeout_s)
-            if got_reply:
-                result.latency_ms = round((self.playback.reply_at - last_input) * 1000, 1)
-        # the caller listens to the last answer, then hangs up
-        self._silence_until(self._listening, self.sim.final_wait_s)
-
-    def _listening(self) -> bool:
-        return self.playback.quiet_for() >= self.sim.listen_quiet_s and self.playback.frames_received > 0
-
-    # reading -----------------------------------------------------------------------------
-    def _read(self) -> None:
-        while True:
-            try:
-                raw = self.ws.recv()
-            except Exception:
-                break
-            if not raw:
-                break
-            try:
-                message = json.loads(raw)
-            except ValueError:
-                continue
-            kind = message.get("event")
-            if kind == "media":
-                self.playback.media(ulaw_decode(base64.b64decode(message["media"]["payload"])))
-            elif kind == "mark":
-                label = message["mark"]["name"]
-                self.playback.mark(label)
-            elif kind == "clear":
-                self.playback.clear()
-                self.event("bot", "clear (playback stopped)")
-        if not self.ended.is_set() and not self.hanging_up:
-            self.result.ended_by = self.result.ended_by or "server closed the stream"
-            self.event("bot", "closes the media stream")
-        self.ended.set()
-
-    def _on_rest_update(self, update) -> None:
-        if update.call_sid != self.call_sid:
-            return
-        twiml = update.params.get("Twiml", "")
-        if update.params.get("Status") == "completed" or "<Hangup" in twiml:
-            self.result.hung_up_by_bot = True
-            self.result.ended_by = "bot hung up (REST)"
-            self.event("bot", "hangs up (REST)")
-        elif twiml:
-            self.result.transfer = {"twiml": twiml, "destination": _dial_target(twiml)}
-            self.result.ended_by = "transferred (REST)"
-            self.event("bot", f"transfers to {self.result.transfer['destination']} (REST)")
-        self.ended.set()  # Twilio leaves <Connect><Stream> for the new TwiML: the stream stops
-
-    def finish(self) -> None:
-        self.hanging_up = True
-        try:
-            if self.ws.connected:
-                self._send("stop", stop={"accountSid": self.sim.account_sid, "callSid": self.call_sid})
-                self.ws.close()
-        except Exception:
-            pass
-        self.reader.join(timeout=5)
-        self.ended.set()
-        self.result.ended_by = self.result.ended_by or "caller hung up"
-        self.result.prompts = self.playback.prompts
-        self.result.prompt_audio = self.playback.prompt_audio
-        self.result.bot_audio = self.playback.all_audio()
-        for group in _contiguous(self.playback.prompts):
-            labels = group[0]["label"] + (f" .. {group[-1]['label']}" if len(group) > 1 else "")
-            seconds = sum(p["seconds"] for p in group)
-            self.result.events.append({"t": group[0]["t"], "who": "bot", "what": f"plays {labels} ({seconds:.1f} s)"
-                                       + (" - interrupted" if group[-1]["cleared"] else "")})
-        self.result.events.sort(key=lambda e: e["t"])
-
-    def fetch_server_record(self) -> None:
-        """The server's transcript and transfer records, when it serves ``/agent``."""
-        try:
-            call = self.sim.http.get(f"{self.sim.base_url}/agent/calls/{self.call_sid}", timeout=5)
-            if call.status_code == 200:
-                body = call.json()
-                self.result.transcript = body.get("transcript", [])
-                self.result.transfers = body.get("transfers", [])
-        except (requests.RequestException, ValueError):
-            pass
-
-
-def _contiguous(prompts: list[dict], gap_s: float = 0.1) -> list[list[dict]]:
-    """Prompts played back to back (a reply sent in chunks, each with its mark) as one group."""
-    groups: list[list[dict]] = []
-    for prompt in prompts:
-        last = groups[-1][-1] if groups else None
-        if last is not None and not last["cleared"] and prompt["t"] - (last["t"] + last["seconds"]) <= gap_s:
-            groups[-1].append(prompt)
-        else:
-            groups.append([prompt])
-    return groups
-
-
-def _dial_target(twiml: str) -> str:
-    try:
-        root = ET.fromstring(twiml)
-    except ET.ParseError:
-        return "?"
-    for path in ("Dial/Number", "Dial/Sip", "Dial/Client/Identity", "Dial/Client", "Enqueue"):
-        element = root.find(path)
-        if element is not None and (element.text or "").strip():
-            return element.text.strip()
-    return "?"

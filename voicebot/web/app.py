@@ -18,6 +18,7 @@ from flask import Blueprint, Flask, Response, jsonify, render_template, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from voicebot.config import Settings, load_settings
+from voicebot.errors import VoicebotError
 from voicebot.storage.db import Database
 from voicebot.web.state import AppState, SessionFactory, current_state
 
@@ -87,7 +88,10 @@ def _load_pipeline(state: AppState) -> None:
         state.pipeline = build_pipeline(state.settings)
         state.ready.set()
         log.info("models loaded; ready for calls")
-    except Exception as exc:  # reported by /healthz; the server stays up to say so
+    except VoicebotError as exc:  # reported by /healthz; the server stays up to say so
+        state.load_error = " ".join(str(exc).split())
+        log.error("cannot take calls: %s", state.load_error)
+    except Exception as exc:
         state.load_error = " ".join(str(exc).split()) or exc.__class__.__name__
         log.exception("could not load the pipeline")
 

@@ -88,15 +88,11 @@ class FrustrationTracker:
                 conv = 1 - (1 - conv) * (1 - 0.2)
                 reasons.append(f"silent {self._pending_silence:.0f}s")
             self._pending_silence = 0.0
-            voice_part = 0.0
-            if voice is not None:
-                voice_part = VOICE_WEIGHT * min(max((voice - 0.5) * 2, 0.0), 1.0)
-                if voice_part > 0.1:
-                    reasons.append("raised voice")
+            if voice is not None and _voice_part(voice) > 0.1:
+                reasons.append("raised voice")
             if text_frustration is not None and text_frustration > 0.5:
                 reasons.append("frustrated words" + (f" ({', '.join(cues)})" if cues else ""))
-            keep = (1 - (text_frustration or 0.0)) * (1 - voice_part) * (1 - conv)
-            evidence = 1 - keep
+            evidence = 1 - (1 - turn_evidence(text_frustration, voice)) * (1 - conv)
             rate = RISE if evidence > self.score else FALL
             self.score = min(max(self.score + rate * (evidence - self.score), 0.0), 1.0)
             if self.score >= UPSET_ON:
@@ -115,6 +111,20 @@ class FrustrationTracker:
         """Score, upset flag and the last turns' reasons, for a transfer's context."""
         return {"frustration": round(self.score, 3), "upset": self.upset,
                 "reasons": [r for t in self.turns[-3:] for r in t.reasons]}
+
+
+def turn_evidence(text_frustration: float | None, voice: float | None) -> float:
+    """One turn's frustration evidence from words and voice arousal (no conversation history):
+    each source independently raises it; voice alone reaches at most ``VOICE_WEIGHT``."""
+    keep = 1 - (text_frustration or 0.0)
+    if voice is not None:
+        keep *= 1 - _voice_part(voice)
+    return float(min(max(1 - keep, 0.0), 1.0))
+
+
+def _voice_part(voice: float) -> float:
+    """Arousal above the caller's usual (0.5) mapped to [0, VOICE_WEIGHT]."""
+    return VOICE_WEIGHT * min(max((voice - 0.5) * 2, 0.0), 1.0)
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:

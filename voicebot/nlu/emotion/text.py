@@ -90,13 +90,22 @@ class TextEmotion:
 
     @classmethod
     def fit(cls, embeddings: np.ndarray, labels: list[str], C: float = 1.0) -> "TextEmotion":
-        """Train the head on embeddings labelled with ``LABELS`` (balanced classes)."""
+        """Train the head on embeddings labelled with ``LABELS``.
+
+        Classes are weighted by sqrt(n / count): fully balanced weights made rare labels
+        (confused) swallow plain complaints; no weighting never says anxious/confused.
+        On GoEmotions dev this scored macro-F1 0.553 vs 0.510 (balanced) and 0.517 (none).
+        """
         from sklearn.linear_model import LogisticRegression
 
         unknown = sorted(set(labels) - set(LABELS))
         if unknown:
             raise NLUError(f"unknown emotion labels {unknown}; expected {list(LABELS)}")
-        lr = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
+        missing = [l for l in LABELS if l not in labels]
+        if missing:
+            raise NLUError(f"no training examples for emotion label(s) {missing}")
+        weights = {l: (len(labels) / labels.count(l)) ** 0.5 for l in LABELS}
+        lr = LogisticRegression(C=C, max_iter=3000, class_weight=weights)
         lr.fit(embeddings, labels)
         order = [list(lr.classes_).index(l) for l in LABELS]
         return cls(lr.coef_[order], lr.intercept_[order])

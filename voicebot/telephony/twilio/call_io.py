@@ -66,11 +66,13 @@ class TwilioCallIO:
             self._cond.notify()
 
     def clear(self) -> None:
-        with self._cond:
-            self._queue = deque(item for item in self._queue if item[0] == "action")
-            self._generation += 1
-            self._cond.notify()
-        self._send(self._serializer.clear())
+        # under the send lock: no frame of the cleared prompt can follow the clear message
+        with self._send_lock:
+            with self._cond:
+                self._queue = deque(item for item in self._queue if item[0] == "action")
+                self._generation += 1
+                self._cond.notify()
+            self._send_raw(self._serializer.clear())
         self.clears_sent += 1
 
     def transfer(self, transfer: Transfer, call_record_id: str = "") -> None:
@@ -100,10 +102,6 @@ class TwilioCallIO:
         """True when nothing is queued to send."""
         with self._cond:
             return not self._queue
-
-    def _send(self, text: str) -> None:
-        with self._send_lock:
-            self._send_raw(text)
 
     def _need_rest(self):
         if self._rest is None:
@@ -144,14 +142,15 @@ class TwilioCallIO:
             if delay > 0:
                 with self._cond:  # wakes early on clear/close
                     self._cond.wait_for(lambda: self._closed or self._generation != generation, timeout=delay)
-            with self._cond:
-                if self._closed or self._generation != generation:
-                    self.prompt_frames_sent[label] = sent
-                    return time.monotonic()
             frame = data[offset:offset + frame_bytes]
             if len(frame) < frame_bytes:
                 frame = frame + b"\xff" * (frame_bytes - len(frame))  # mu-law silence
-            self._send(self._serializer.media(frame))
+            message = self._serializer.media(frame)
+            with self._send_lock:
+                if self._closed or self._generation != generation:
+                    self.prompt_frames_sent[label] = sent
+                    return time.monotonic()
+                self._send_raw(message)
             if sent == 0:
                 now = time.monotonic()
                 self.prompt_first_frame_at[label] = now
@@ -160,16 +159,26 @@ class TwilioCallIO:
             sent += 1
             next_at += FRAME_S
         self.prompt_frames_sent[label] = sent
-        self._send(self._serializer.mark(label))
+        with self._send_lock:
+            if self._generation != generation:
+                return time.monotonic()
+            self._send_raw(self._serializer.mark(label))
         self.marks_sent.append(label)
         return next_at
 
     def _run_action(self, name: str, fn: Callable[[], None]) -> None:
+        """Run a transfer/hang-up; either way the bot is done with this stream.
+
+        If the REST call failed, closing the stream still ends the call (nothing follows
+        ``<Connect>`` in our TwiML), which beats leaving the caller in silence.
+        """
         try:
             fn()
         except VoicebotError as exc:
             metrics.ERRORS.labels(where=f"rest_{name}").inc()
-            log.error("call %s: %s failed: %s", self.call_sid, name, exc)
-            return
+            log.error("call %s: %s failed, ending the stream instead: %s", self.call_sid, name, exc)
+        except Exception:
+            metrics.ERRORS.labels(where=f"rest_{name}").inc()
+            log.exception("call %s: %s failed, ending the stream instead", self.call_sid, name)
         if self._on_ended is not None:
             self._on_ended(name)

@@ -11,7 +11,7 @@ sender thread is joined, so nothing is left behind.
 from __future__ import annotations
 
 import logging
-import threading
+import socket
 import time
 
 import numpy as np
@@ -43,11 +43,21 @@ def media_stream(ws) -> None:
     MediaStreamHandler(ws, state).run()
 
 
+def _no_delay(ws) -> None:
+    """Send each small frame at once: with Nagle's algorithm a frame written right after another
+    (``clear`` then the next prompt) waits for the peer's delayed ACK, tens of milliseconds."""
+    try:
+        ws.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (AttributeError, OSError):
+        pass
+
+
 class MediaStreamHandler:
     """The reader loop of one Media Stream and the teardown that always follows it."""
 
     def __init__(self, ws, state: AppState):
         self.ws = ws
+        _no_delay(ws)
         self.state = state
         self.serializer = TwilioSerializer()
         self.call_sid = "-"
@@ -56,7 +66,7 @@ class MediaStreamHandler:
         self.last_sequence: int | None = None
         self.pending = np.zeros(0, dtype=np.int16)  # inbound samples short of a whole frame
         self.ended_by_rest_at: float | None = None
-        self._lock = threading.Lock()
+        self.counted_active = False  # CALLS_ACTIVE was incremented for this stream
 
     def run(self) -> None:
         reason = "socket closed"
@@ -131,14 +141,14 @@ class MediaStreamHandler:
             log.warning("call %s: second start message; skipped", self.call_sid)
             return True
         self.call_sid = start.call_sid
+        if not self.state.ready.is_set():
+            log.error("call %s: models not loaded yet; rejecting the stream", start.call_sid)
+            return False
         try:
             call_store.claim_stream_token(self.state.db, start.call_sid, start.custom_parameters.get("token", ""))
         except TelephonyError as exc:
             metrics.ERRORS.labels(where="stream_token").inc()
             log.warning("call %s: stream rejected: %s", start.call_sid, exc)
-            return False
-        if not self.state.ready.is_set():
-            log.error("call %s: models not loaded yet; rejecting the stream", start.call_sid)
             return False
         rest = self.state.rest()
         self.io = TwilioCallIO(start.call_sid, self.ws.send, self.serializer, rest,
@@ -152,6 +162,7 @@ class MediaStreamHandler:
             log.error("call %s: session could not start: %s", start.call_sid, exc)
             return False
         metrics.CALLS_ACTIVE.inc()
+        self.counted_active = True
         metrics.CALLS_TOTAL.labels(channel="twilio").inc()
         log.info("call %s: media stream %s started", start.call_sid, start.stream_sid)
         return True
@@ -170,8 +181,9 @@ class MediaStreamHandler:
     def _teardown(self, reason: str) -> None:
         if self.io is not None:
             self.io.close()
-        if self.session is not None:
+        if self.counted_active:
             metrics.CALLS_ACTIVE.dec()
+        if self.session is not None:
             try:
                 self.session.on_stop(reason)
             except Exception:

@@ -8,7 +8,8 @@
   ``client:alice`` -> ``<Dial><Client>`` with the context as ``<Parameter>``; ``queue:support``
   -> ``<Enqueue>``. A plain number gets no context in TwiML (Twilio has no place for it);
   the agent opens the transfer record instead.
-- ``hangup_twiml``: end the call.
+- ``hangup_twiml``: end the call, optionally after Twilio says a short message (used when the
+  bot cannot take calls yet: our own TTS is not loaded).
 """
 from __future__ import annotations
 
@@ -67,9 +68,11 @@ def transfer_twiml(destination: str, context: Mapping[str, object] | None = None
     return str(response)
 
 
-def hangup_twiml() -> str:
-    """``<Response><Hangup/></Response>``."""
+def hangup_twiml(message: str = "") -> str:
+    """``<Response>[<Say>message</Say>]<Hangup/></Response>`` (Twilio speaks ``message``)."""
     response = VoiceResponse()
+    if message:
+        response.say(message)
     response.hangup()
     return str(response)
 

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, request
 
 from voicebot.security.signatures import is_valid_twilio_request
 from voicebot.telephony.twilio import call_store
-from voicebot.telephony.twilio.twiml import stream_twiml
+from voicebot.telephony.twilio.twiml import hangup_twiml, stream_twiml
 from voicebot.web import metrics
 from voicebot.web.state import current_state
 
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("twilio_webhooks", __name__, url_prefix="/twilio")
 
 MEDIA_PATH = "/twilio/media"
+NOT_READY_MESSAGE = "Sorry, our assistant is not available right now. Please call again in a few minutes."
 
 
 def stream_url(public_url: str, request_url: str) -> str:
@@ -56,6 +57,10 @@ def voice() -> Response:
     state = current_state()
     caller, called = request.form.get("From", ""), request.form.get("To", "")
     token = call_store.open_call(state.db, call_sid, caller, called)
+    if not state.ready.is_set():
+        metrics.WEBHOOKS.labels(route="voice", outcome="not_ready").inc()
+        log.error("call %s: models not loaded (%s); asking the caller to call back", call_sid, state.load_error or "loading")
+        return Response(hangup_twiml(NOT_READY_MESSAGE), mimetype="text/xml")
     twiml = stream_twiml(stream_url(state.settings.public_url, request.url),
                          {"token": token, "caller": caller, "called": called})
     metrics.WEBHOOKS.labels(route="voice", outcome="ok").inc()
