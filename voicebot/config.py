@@ -23,6 +23,7 @@ ENV_VARS = {
     "database_url": "VOICEBOT_DATABASE_URL",
     "redis_url": "VOICEBOT_REDIS_URL",
     "secret_key": "VOICEBOT_SECRET_KEY",
+    "agent_password": "VOICEBOT_AGENT_PASSWORD",
     "encryption_key": "VOICEBOT_ENCRYPTION_KEY",
     "flow_path": "VOICEBOT_FLOW",
     "data_dir": "VOICEBOT_DATA_DIR",
@@ -44,6 +45,7 @@ class Settings(BaseModel):
     database_url: str = ""  # empty: SQLite under data_dir
     redis_url: str = ""
     secret_key: str = "dev-secret-key-change-me"
+    agent_password: str = ""  # empty: agent pages answer only requests from this machine
     encryption_key: str = ""
     flow_path: str = str(PROJECT_ROOT / "flows" / "retail_demo.yaml")
     data_dir: str = str(PROJECT_ROOT / "var")

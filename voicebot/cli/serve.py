@@ -27,7 +27,7 @@ def banner(base: str, rest_url: str, worker: str) -> str:
         f"  Media Streams WebSocket (from the TwiML):           {ws}/twilio/media",
         f"  Health: {base}/healthz   Metrics: {base}/metrics   Start page: {base}/",
         f"  Twilio REST API: {rest_url}",
-        f"  Try a simulated call: voicebot call audio_fixtures/order_4172.wav --url {base}",
+        f"  Try a simulated call: voicebot call dtmf:1 audio_fixtures/order_4172.wav dtmf:0 --url {base}",
     ]
     return "\n".join(lines)
 

@@ -1,16 +1,46 @@
 """What a human agent opens when a call is handed over: the transfer record with its context
 and the call's transcript. ``GET /agent/transfers/<id>`` (JSON), ``.../view`` (plain HTML),
 ``GET /agent/transfers?call_sid=CA...`` (JSON list), ``GET /agent/calls/<CallSid>`` (the call and
-its transcript). No login yet: mount behind the admin login once it exists."""
+its transcript).
+
+These pages show callers' words and numbers, so they are guarded. With ``VOICEBOT_AGENT_PASSWORD``
+set, every request needs HTTP Basic credentials with that password (set it whenever a proxy on
+this host forwards outside traffic); without it, only requests from this machine are answered.
+Role-based admin login will replace this guard."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, render_template, request
+import hmac
+import ipaddress
+
+from flask import Blueprint, Response, abort, jsonify, render_template, request
 from sqlalchemy import select
 
 from voicebot.storage.tables import Call, TransferRecord, Turn
 from voicebot.web.state import current_state
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
+
+
+@bp.before_request
+def require_agent_access():
+    """The configured password over HTTP Basic auth, or (none configured) a loopback client."""
+    password = current_state().settings.agent_password
+    if not password:
+        if _is_loopback(request.remote_addr):
+            return None
+    else:
+        auth = request.authorization
+        if auth is not None and hmac.compare_digest((auth.password or "").encode(), password.encode()):
+            return None
+    return Response("agent pages need a login (set VOICEBOT_AGENT_PASSWORD and use HTTP Basic auth)\n", 401,
+                    {"WWW-Authenticate": 'Basic realm="voicebot agent"'})
+
+
+def _is_loopback(address: str | None) -> bool:
+    try:
+        return address is not None and ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def transfer_as_dict(record: TransferRecord, call: Call, turns: list[Turn]) -> dict:
