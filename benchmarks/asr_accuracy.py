@@ -8,6 +8,7 @@ with the digit grammar; accuracy = the whole output equals the spoken digit.
 
 Run: OMP_NUM_THREADS=1 python benchmarks/asr_accuracy.py [--backends auto,whisper,pocketsphinx]
      [--digit-stride 1] [--json]
+     python benchmarks/asr_accuracy.py --telephone-cmn   (prints pocketsphinx's 8 kHz CMN prior)
 """
 from __future__ import annotations
 
@@ -79,6 +80,24 @@ def digits(asr, stride: int) -> dict:
     return {"utterances": len(rows), "accuracy": correct / len(rows), "rtf": sum(times) / audio_s, "decode_p50_s": p50, "decode_p95_s": p95, "top_errors": top}
 
 
+def telephone_cmn() -> str:
+    """pocketsphinx's running cepstral mean after RAVDESS sentences (every 8th, not FSDD)
+    through 8 kHz mu-law and the streaming upsampler: ``TELEPHONE_CMN`` in pocketsphinx.py."""
+    from voicebot.asr.pocketsphinx import PocketsphinxASR
+    from voicebot.audio.upsample import StreamingUpsampler
+
+    asr = PocketsphinxASR(pool_size=1)
+    pooled = asr._acquire()
+    decoder = pooled.decoder
+    decoder.activate_search(asr._search_for(pooled, grammars.digits()))
+    root = DATASETS / "emotional_speech_ravdess"
+    for row in list(csv.DictReader(open(root / "manifest.csv")))[::8]:
+        decoder.start_utt()
+        decoder.process_raw(StreamingUpsampler().process(telephone(root / row["path"])).tobytes(), False, False)
+        decoder.end_utt()
+    return ",".join(f"{float(v):.2f}" for v in decoder.get_cmn().split(","))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="ASR WER/RTF and digit accuracy per backend")
     parser.add_argument("--backends", default="auto,whisper,pocketsphinx", help="comma-separated; vosk needs models/vosk-en-us-small")
@@ -86,7 +105,11 @@ def main() -> int:
     parser.add_argument("--skip-open", action="store_true")
     parser.add_argument("--skip-digits", action="store_true")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--telephone-cmn", action="store_true", help="print pocketsphinx's 8 kHz CMN prior and exit")
     args = parser.parse_args()
+    if args.telephone_cmn:
+        print(telephone_cmn())
+        return 0
     from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
 
     normalizer = EnglishTextNormalizer({})

@@ -103,6 +103,59 @@ def test_pocketsphinx_phrase_menu_on_ravdess(sphinx):
     assert sum(g == r["statement"] for g, r in zip(got, rows)) >= 5, got
 
 
+def demo_menu_grammars():
+    """The phrase grammars the demo flow's menus really listen with."""
+    from voicebot.flows.listen import listen_for
+    from voicebot.flows.loader import load_flow
+
+    flow = load_flow(ROOT / "flows" / "retail_demo.yaml")
+    found = {}
+    for name, node in flow.model.nodes.items():
+        if getattr(node, "options", None):
+            listen = listen_for(flow, node)
+            if isinstance(listen.grammar, tuple):
+                found[name] = grammars.phrases(listen.grammar)
+    return found
+
+
+def test_pocketsphinx_compiles_the_demo_menus_with_apostrophes(sphinx):
+    menus = demo_menu_grammars()
+    assert any("that's all" in g.phrases for g in menus.values())  # the phrase that used to break JSGF
+    for name, grammar in list(menus.items()) + [("yesno", grammars.yesno())]:
+        assert sphinx.missing_words(grammar) == [], name
+        assert "that's" in grammars.to_jsgf(grammar) or "that's" not in " ".join(grammar.phrases)
+        sphinx.stream(8000, grammar).finish()  # compiles: no ASRError
+
+
+def test_pocketsphinx_returns_an_apostrophe_phrase_as_listed(sphinx):
+    from voicebot.tts.registry import load_tts
+
+    menu = demo_menu_grammars()["anything_else"]
+    for phrase in ("that's all", "that's it", "what's new for me"):
+        pcm = load_tts().synthesize(phrase).at_rate(16000).pcm  # plumbing: espeak audio, wideband
+        assert sphinx.transcribe(pcm, 16000, menu).text == phrase
+
+
+def test_pocketsphinx_names_words_it_cannot_pronounce(sphinx):
+    menu = grammars.phrases(["press 1", "voicebot rocks", "24 hours"])
+    assert grammars.spoken_form("Press 1!") == "press one"
+    assert grammars.normalize("press one", menu) == "press 1"
+    assert sphinx.missing_words(menu) == ["24", "voicebot"]
+    with pytest.raises(ASRError, match="no pronunciation for '24', 'voicebot'"):
+        sphinx.stream(8000, menu)
+    # the pool got its decoder back: the next stream still opens
+    assert sphinx.stream(8000, grammars.phrases(["press 1", "rocks"])).finish().text == ""
+
+
+def test_pocketsphinx_result_does_not_depend_on_the_previous_caller(sphinx):
+    # pooled decoders are reused across calls: each utterance starts from the same CMN
+    digits = fixture("order_5093.wav")
+    first = sphinx.transcribe(digits, 8000, grammars.digits()).text
+    sphinx.transcribe(fixture("read_LJ001-0012_8k_mulaw.wav"), 8000, grammars.digits())
+    sphinx.transcribe(cmu_raw("goforward.raw"), 16000)
+    assert sphinx.transcribe(digits, 8000, grammars.digits()).text == first
+
+
 def test_pocketsphinx_streams_frames_and_rejects_bad_rates(sphinx):
     pcm = resample(cmu_raw("goforward.raw"), 16000, 8000)
     stream = sphinx.stream(8000, grammars.load(str(CMU / "goforward.gram")))

@@ -47,7 +47,32 @@ def runner(demo_db):
 def test_demo_conversation(runner, path, index, name):
     flow, scenarios = load_scenarios(path)
     result = runner.run(flow, scenarios[index], str(path), path.parent)
+    if result.skipped:  # e.g. the evaluation-only RAVDESS folder is not on this machine
+        pytest.skip(result.skipped)
     assert result.passed, "\n" + result.report()
+
+
+def test_a_scenario_with_missing_audio_is_skipped_naming_the_file(runner, tmp_path):
+    flow, _ = load_scenarios(CASES[0][0])
+    scenario = {"name": "needs a dataset", "turns": [{"dtmf": "3"}, {"audio": "../no-such-dataset/clip.wav"}]}
+    result = runner.run(flow, scenario, "inline", tmp_path)
+    assert result.skipped == f"audio file not found: {tmp_path / '../no-such-dataset/clip.wav'}"
+    assert result.report().startswith("SKIP needs a dataset")
+    assert result.to_dict()["skipped"]
+
+
+def test_the_angry_caller_is_escalated_by_the_voice_not_the_words(runner):
+    """The same angry scenario understood from its words alone (voice analysis off) is not
+    handed over for frustration: the escalation comes from how it was said."""
+    path = SCENARIO_DIR / "retail_angry_audio.yaml"
+    flow, scenarios = load_scenarios(path)
+    words_only = ConversationRunner(runner.understander, runner.sources, runner.asr_factory, voice=False)
+    result = words_only.run(flow, scenarios[0], str(path), path.parent)
+    if result.skipped:
+        pytest.skip(result.skipped)
+    transfers = [t.transfer.reason for t in result.turns if t.transfer]
+    assert "caller_frustrated" not in transfers, "\n" + result.report()
+    assert [t.heard for t in result.turns if t.heard is not None][0], "the recogniser heard the words"
 
 
 def test_demo_conversations_cover_the_required_paths():

@@ -64,7 +64,7 @@ def test_state_round_trips_through_json_mid_call():
 def test_order_lookup_with_filler_and_result():
     state, _ = start_demo()
     state, actions = step(DEMO, state, DtmfPressed("1"))
-    assert actions[-1] == Listen(grammar=None, max_digits=8, end_silence_s=1.0)
+    assert actions[-1] == Listen(grammar=None, max_digits=4, end_silence_s=1.0, complete_when="digits")
     state, actions = step(DEMO, state, said("it is four one seven two", entities=(Entity("digits", "4172", "four one seven two"),)))
     (lookup,) = actions
     assert lookup.source == "order_by_number" and lookup.params == {"number": "4172"}

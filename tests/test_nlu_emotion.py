@@ -169,3 +169,26 @@ def test_angry_caller_gets_more_frustrated_than_calm_one_with_real_audio(analyze
             und.understand(text, audio, tracker)
         finals[label] = tracker.score
     assert finals["angry"] > finals["neutral"] + 0.1
+
+
+def test_two_processes_sharing_a_cold_numba_cache_both_work(tmp_path):
+    """Two processes start voice analysis at once on an empty shared NUMBA_CACHE_DIR (the case
+    that once left a corrupted cache): both finish with the same features, and the cache they
+    leave loads in a third process. Slow (~20 s): librosa compiles its kernels once."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import json, numpy as np; from voicebot.audio.wavfile import Audio; "
+              "from voicebot.nlu.emotion.acoustic import AcousticAnalyzer; "
+              "t = np.arange(16000) / 8000; a = AcousticAnalyzer(); "
+              "print(json.dumps(a.features(Audio((np.sin(2 * np.pi * 180 * t) * 9000).astype(np.int16), 8000))[0]))")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba"), "OMP_NUM_THREADS": "1"}
+    run = lambda: subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa: E731
+    first, second = run(), run()
+    outputs = [p.communicate(timeout=300) for p in (first, second)]
+    assert [p.returncode for p in (first, second)] == [0, 0], outputs
+    assert json.loads(outputs[0][0]) == json.loads(outputs[1][0])
+    assert list((tmp_path / "numba").rglob("*.nbi")), "the kernels were cached"
+    third = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert third.returncode == 0 and json.loads(third.stdout) == json.loads(outputs[0][0]), third.stderr

@@ -108,7 +108,8 @@ def test_spoken_order_number_gets_the_status_spoken_back(pipeline):
         assert turn["text"] and turn["backend"]
         # timed from the last speech frame to the reply, across the lookup
         assert set(turn["stages"]) == {"endpoint", "asr", "nlu", "flow", "tts", "total"}
-        assert turn["stages"]["endpoint"] == pytest.approx(1.0, abs=0.05)  # the order-number Listen's end_silence_s
+        # at 8x speed the early decode cannot finish within the order-number Listen's 1 s of silence
+        assert turn["stages"]["endpoint"] == pytest.approx(1.0, abs=0.05) and not turn.get("ended_early")
         assert turn["stages"]["total"] >= turn["stages"]["endpoint"]
         if turn["backend"] == "whisper":  # decoded during the end-of-turn pause, used as is
             assert turn.get("speculative") is True
@@ -127,11 +128,13 @@ FSDD = Path("/work/shared/datasets/fsdd_digits/wav")
 
 @pytest.mark.skipif(not FSDD.exists(), reason="needs the shared FSDD dataset")
 def test_a_pause_mid_number_discards_the_early_decode(pipeline):
-    """The caller pauses (0.6 s: longer than the speculative-decode pause, shorter than the end
-    of turn) in the middle of the number: the early decode of "four one" must not be used."""
+    """The caller pauses (0.6 s: longer than the early decode's pause and the decode itself,
+    shorter than the end of turn) in the middle of the number: the early decode of "four one"
+    is neither a complete answer (semantic endpointing waits) nor used. Real time, so the early
+    decode really finishes inside the pause."""
     digits = [read_wav(FSDD / f"{d}_jackson_5.wav").at_rate(8000).pcm for d in "4172"]
     gap = np.zeros(int(0.6 * 8000), dtype=np.int16)
-    call = Call_(pipeline)
+    call = Call_(pipeline, speed=1.0)
     try:
         assert call.wait_until_listening()
         call.drive.press("1")
@@ -139,6 +142,25 @@ def test_a_pause_mid_number_discards_the_early_decode(pipeline):
         call.drive.say(np.concatenate(digits[:2] + [gap] + digits[2:]))
         # had the decode of "four one" been used, the bot would look up order 41
         assert call.wait_for_prompt("Order 4 1 7 2", max_s=40), call.prompts
+    finally:
+        call.stop()
+
+
+def test_a_complete_order_number_ends_the_turn_before_the_full_silence(pipeline):
+    """Semantic endpointing, in real time: the early decode of "four one seven two" has the
+    4 digits the order-number Listen expects, so the turn ends without the end-of-turn silence
+    (set to 2 s here so a slow, shared CPU still decodes well inside it)."""
+    call = Call_(pipeline, settings=SessionSettings(end_silence_s=2.0), speed=1.0)
+    try:
+        assert call.wait_until_listening()
+        call.drive.press("1")
+        assert call.wait_for_prompt("order number") and call.wait_until_listening()
+        call.drive.say(_speech("order_4172.wav"))
+        assert call.wait_for_prompt("Order 4 1 7 2 has shipped", max_s=40), call.prompts
+        assert call.drive.until(lambda: bool(call.session.worker.turns))
+        turn = call.session.worker.turns[-1]
+        assert turn.get("ended_early") is True and turn.get("speculative") is True
+        assert turn["stages"]["endpoint"] < 1.9  # well before the 2 s of silence
     finally:
         call.stop()
 

@@ -250,3 +250,49 @@ def test_bench_calls_against_an_unreachable_server_is_a_one_line_error():
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip() == "error: no call completed: cannot reach the voicebot server at http://127.0.0.1:1: ConnectionError"
+
+
+# ---- semantic endpointing: when an early recognition is the whole answer -------------------------
+from voicebot.actions import Listen  # noqa: E402
+from voicebot.session.completeness import is_complete  # noqa: E402
+
+
+@pytest.mark.parametrize("listen, text, complete", [
+    (Listen(max_digits=4, complete_when="digits"), "for 1 7 2", True),  # real Whisper output, 4 digits
+    (Listen(max_digits=4, complete_when="digits"), "four one", False),  # a caller pausing mid-number
+    (Listen(max_digits=4, complete_when="digits"), "41 7", False),
+    (Listen(max_digits=4, complete_when=None), "4172", False),  # no hint: always wait for the silence
+    (Listen(grammar="yesno", complete_when="yesno"), "Yes, please.", True),
+    (Listen(grammar="yesno", complete_when="yesno"), "well", False),
+    (Listen(grammar="yesno", complete_when="yesno"), "yes no", False),
+    (Listen(grammar=("main menu", "that's all"), complete_when="phrase"), "That's all.", True),
+    (Listen(grammar=("main menu", "that's all"), complete_when="phrase"), "main", False),
+    (Listen(grammar=("main menu",), complete_when="phrase"), "", False),
+])
+def test_early_recognition_is_complete_only_when_it_fully_answers(listen, text, complete):
+    assert is_complete(listen, text) is complete
+
+
+def test_demo_flow_listens_fit_their_questions():
+    from voicebot.config import PROJECT_ROOT
+    from voicebot.flows.listen import listen_for
+    from voicebot.flows.loader import load_flow
+
+    flow = load_flow(PROJECT_ROOT / "flows" / "retail_demo.yaml")
+    order = listen_for(flow, flow.nodes["ask_order"])
+    assert order.complete_when == "digits" and order.max_digits == 4 and order.end_silence_s == 1.0
+    yesno = listen_for(flow, flow.nodes["billing"])
+    assert yesno.complete_when == "yesno" and yesno.end_silence_s < order.end_silence_s
+    menu = listen_for(flow, flow.nodes["anything_else"])
+    assert menu.complete_when == "phrase" and "that's all" in menu.grammar and menu.end_silence_s <= 0.5
+    assert listen_for(flow, flow.nodes["main_menu"]).complete_when is None  # open speech: wait for the silence
+
+
+def test_early_decode_waits_until_enough_speech_for_every_expected_digit():
+    from voicebot.session.completeness import could_be_complete
+
+    four = Listen(max_digits=4, complete_when="digits")
+    assert not could_be_complete(four, 0.42)  # one FSDD digit: four cannot have been said yet
+    assert could_be_complete(four, 1.5)
+    assert could_be_complete(Listen(grammar="yesno", complete_when="yesno"), 0.2)
+    assert could_be_complete(Listen(), 0.2)  # open speech: early decodes still hide the final one

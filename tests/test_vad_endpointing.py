@@ -145,3 +145,17 @@ def test_reset_rearms_with_new_settings(speech):
     assert ep.now_s == 0.0 and not ep.done
     events, _ = run(ep, padded(speech, 0.5, 1.0))
     assert [type(e) for _, e in events] == [SpeechStarted, SpeechEnded]
+
+
+def test_end_now_ends_the_utterance_without_waiting_for_the_silence(speech):
+    """Semantic endpointing's hook: the session ends a turn whose answer is already complete."""
+    ep = Endpointer(settings=EndpointSettings(end_silence_s=1.0))
+    assert ep.end_now() is None  # nothing captured yet
+    events = [ep.feed(f) for f in frames(padded(speech, 0.5, 0.3))]
+    assert any(isinstance(e, SpeechStarted) for e in events)
+    assert not any(isinstance(e, SpeechEnded) for e in events) and ep.in_speech  # 0.3 s < end_silence_s
+    ended = ep.end_now()
+    assert isinstance(ended, SpeechEnded) and not ended.truncated and ep.done
+    assert ep.now_s - ended.last_speech_at_s < 0.5
+    assert len(ended.audio) / 8000 >= len(speech) / 8000 - 0.5  # the speech itself is kept
+    assert ep.end_now() is None and ep.feed(frames(speech).__next__()) is None  # one end per listen

@@ -32,6 +32,11 @@ class Listen:
 
     ``grammar`` constrains recognition: None (open speech), ``"digits"``, ``"yesno"``, or a
     tuple of phrases. ``max_digits``/``terminator``/``interdigit_timeout_s`` collect DTMF.
+
+    ``complete_when`` lets the channel end a spoken turn before ``end_silence_s`` of silence
+    when an early recognition of what was said so far is already a complete answer:
+    ``"digits"`` (``max_digits`` digits), ``"yesno"`` (a clear yes or no), ``"phrase"`` (exactly
+    one of the grammar's phrases); None: always wait for the full silence.
     """
 
     grammar: str | tuple[str, ...] | None = None
@@ -41,6 +46,7 @@ class Listen:
     max_digits: int = 1
     terminator: str = "#"
     interdigit_timeout_s: float = 3.0
+    complete_when: str | None = None
 
 
 @dataclass(frozen=True)

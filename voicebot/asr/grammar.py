@@ -71,10 +71,18 @@ def to_jsgf(grammar: Grammar) -> str:
     elif grammar.kind == "yesno":
         body = "public <answer> = " + " | ".join(YES_FORMS + NO_FORMS) + ";"
     elif grammar.kind == "phrases":
-        body = "public <choice> = " + " | ".join(grammar.phrases) + ";"
+        body = "public <choice> = " + " | ".join(dict.fromkeys(spoken_form(p) for p in grammar.phrases)) + ";"
     else:
         raise ASRError(f"unknown grammar kind {grammar.kind!r}")
-    return "#JSGF V1.0;\ngrammar g;\n" + body.replace("'", "") + "\n"
+    # Apostrophes stay: the dictionary spells "that's" and "what's" with them.
+    return "#JSGF V1.0;\ngrammar g;\n" + body + "\n"
+
+
+def spoken_form(phrase: str) -> str:
+    """``phrase`` as a decoder's dictionary words: lower case, punctuation gone, a lone
+    figure spoken as its digit word ("press 1" -> "press one"). Other numbers are left
+    as they are, so a dictionary check names them instead of guessing how they are said."""
+    return " ".join(DIGIT_WORDS[int(t)] if len(t) == 1 and t.isdigit() else t for t in _words(phrase).split())
 
 
 def vocabulary(grammar: Grammar) -> tuple[str, ...]:
@@ -90,13 +98,15 @@ def vocabulary(grammar: Grammar) -> tuple[str, ...]:
     raise ASRError(f"unknown grammar kind {grammar.kind!r}")
 
 
-def jsgf_words(text: str) -> list[str]:
-    """The terminal words a JSGF grammar uses (comments, rule names and operators removed)."""
+def jsgf_words(text: str, lower: bool = True) -> list[str]:
+    """The terminal words a JSGF grammar uses (comments, rule names and operators removed);
+    ``lower=False`` keeps their case (pocketsphinx's dictionary lookup is case-sensitive)."""
     text = re.sub(r"//[^\n]*|/\*.*?\*/", " ", text, flags=re.S)
     text = re.sub(r"#JSGF[^;]*;|grammar\s+[\w.]+\s*;|import\s+[^;]*;", " ", text)
     bodies = " ".join(part.split("=", 1)[1] for part in text.split(";") if "=" in part)
     bodies = re.sub(r"<[^>]*>|\{[^}]*\}|/[\d.]+/", " ", bodies)
-    return [w for w in re.findall(r"[a-z']+", bodies.lower()) if w != "public"]
+    words = re.findall(r"[\w'-]+", bodies.lower() if lower else bodies)
+    return [w for w in words if w != "public"]
 
 
 def normalize(text: str, grammar: Grammar | None) -> str:
@@ -113,13 +123,17 @@ def normalize(text: str, grammar: Grammar | None) -> str:
     if grammar.kind == "yesno":
         return _yes_or_no(words)
     if grammar.kind == "phrases":
+        exact = [p for p in grammar.phrases if spoken_form(p) == words]
+        if exact:
+            return exact[0]
         match = difflib.get_close_matches(words, grammar.phrases, n=1, cutoff=0.6)
         return match[0] if match else ""
     raise ASRError(f"unknown grammar kind {grammar.kind!r}")
 
 
 def _words(text: str) -> str:
-    return " ".join(re.findall(r"[\w']+", text.lower()))
+    """Lower-case words; apostrophes kept inside words ("that's"), dropped around them."""
+    return " ".join(w for w in (t.strip("'") for t in re.findall(r"[\w']+", text.lower())) if w)
 
 
 def _digit_words(text: str) -> list[str]:

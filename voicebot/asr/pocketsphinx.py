@@ -23,6 +23,12 @@ from voicebot.audio.upsample import StreamingUpsampler
 from voicebot.errors import ASRError
 
 _FRAME_S = 0.01  # pocketsphinx segment frames are 10 ms
+# Starting cepstral mean for 8 kHz (telephone) audio upsampled to 16 kHz: the model's own
+# default (40,3,-1,...) is for wideband speech and biased digits towards "two" (32.7% vs 56%
+# on FSDD tuning takes 5-19). Measured as the running mean after 66 RAVDESS sentences through
+# 8 kHz mu-law and StreamingUpsampler (not FSDD); regenerate with
+# `python benchmarks/asr_accuracy.py --telephone-cmn`.
+TELEPHONE_CMN = "29.50,20.66,-28.66,25.13,-19.85,5.90,-1.06,-15.69,14.11,-9.74,9.17,-3.85,0.14"
 
 
 class PocketsphinxASR(ASR):
@@ -48,7 +54,7 @@ class PocketsphinxASR(ASR):
         except Exception as exc:  # pocketsphinx raises RuntimeError/ValueError on bad config
             raise ASRError(f"cannot load the pocketsphinx en-us model: {exc}") from exc
         self._created += 1
-        return _Pooled(decoder, {None: decoder.current_search()})
+        return _Pooled(decoder, {None: decoder.current_search()}, decoder.get_cmn())
 
     def _acquire(self):
         with self._lock:
@@ -62,13 +68,28 @@ class PocketsphinxASR(ASR):
     def supports_grammar(self, grammar: Grammar | None) -> bool:
         return True
 
+    def missing_words(self, grammar: Grammar) -> list[str]:
+        """Words of ``grammar`` the en-us dictionary cannot pronounce ([] when it can use it).
+        The pocketsphinx wheel has no grapheme-to-phoneme model, so such words are rejected."""
+        pooled = self._acquire()
+        try:
+            return _missing_words(pooled.decoder, grammars.to_jsgf(grammar))
+        finally:
+            self._release(pooled)
+
     def stream(self, sample_rate: int = 8000, grammar: Grammar | None = None, hints: tuple[str, ...] = ()) -> RecognitionStream:
         if sample_rate not in (8000, 16000):
             raise ASRError(f"pocketsphinx needs 8000 or 16000 Hz audio, not {sample_rate} Hz")
         pooled = self._acquire()
         try:
             pooled.decoder.activate_search(self._search_for(pooled, grammar))
+            # every utterance starts from a fixed cepstral mean for its band: the running
+            # estimate of the previous caller on this pooled decoder would otherwise skew it
+            pooled.decoder.set_cmn(TELEPHONE_CMN if sample_rate == 8000 else pooled.initial_cmn)
             pooled.decoder.start_utt()
+        except ASRError:
+            self._release(pooled)
+            raise
         except Exception as exc:
             self._release(pooled)
             raise ASRError(f"pocketsphinx rejected the grammar: {exc}") from exc
@@ -81,6 +102,10 @@ class PocketsphinxASR(ASR):
         jsgf = grammars.to_jsgf(grammar)
         key = "g" + hashlib.sha1(jsgf.encode()).hexdigest()[:16]
         if key not in pooled.searches:
+            missing = _missing_words(pooled.decoder, jsgf)
+            if missing:
+                raise ASRError(f"pocketsphinx cannot use this grammar: its en-us dictionary has no pronunciation for {', '.join(map(repr, missing))}; "
+                               "write the phrase with dictionary words (numbers as words)")
             pooled.decoder.add_jsgf_string(key, jsgf)
             pooled.searches[key] = key
         return key
@@ -92,6 +117,7 @@ class _Pooled:
 
     decoder: object
     searches: dict
+    initial_cmn: str
 
 
 class _PocketsphinxStream(RecognitionStream):
@@ -118,6 +144,9 @@ class _PocketsphinxStream(RecognitionStream):
         self._closed = True
         start = time.perf_counter()
         try:
+            tail = self._upsampler.flush() if self._upsampler else ()
+            if len(tail):
+                self._decoder.process_raw(tail.tobytes(), False, False)
             self._decoder.end_utt()
             hyp = self._decoder.hyp()
             words = ()
@@ -139,6 +168,10 @@ class _PocketsphinxStream(RecognitionStream):
         if text and not confidence:
             confidence = 0.5  # JSGF searches report no posterior; 0.5 says "in grammar, unscored"
         return Recognition(text=text, confidence=confidence if text else 0.0, words=words, backend="pocketsphinx", decode_s=self._decode_s + time.perf_counter() - start)
+
+
+def _missing_words(decoder, jsgf: str) -> list[str]:
+    return sorted({w for w in grammars.jsgf_words(jsgf, lower=False) if decoder.lookup_word(w) is None})
 
 
 def _strip_alt(text: str) -> str:

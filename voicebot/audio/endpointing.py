@@ -166,11 +166,22 @@ class Endpointer:
             self._last_speech_s = self.now_s
         truncated = self.now_s - self._started_at_s >= s.max_utterance_s - 1e-9
         if truncated or self.now_s - self._last_speech_s >= s.end_silence_s - 1e-9:
-            self._state = "done"
-            audio = np.concatenate(self._utterance)
-            cut = int(round((self.now_s - min(self.now_s, self._last_speech_s + self.tail_s)) * self.sample_rate))
-            if cut:
-                audio = audio[:-cut]
-            self._utterance = []
-            return SpeechEnded(audio=audio, last_speech_at_s=self._last_speech_s, started_at_s=self._started_at_s, truncated=truncated)
+            return self._end(truncated)
         return None
+
+    def end_now(self) -> SpeechEnded | None:
+        """End the utterance being captured at once, without waiting for ``end_silence_s``
+        (the caller's answer is already known to be complete); None when not in speech."""
+        if self._state != "speech":
+            return None
+        self.to_forward = _EMPTY
+        return self._end(False)
+
+    def _end(self, truncated: bool) -> SpeechEnded:
+        self._state = "done"
+        audio = np.concatenate(self._utterance)
+        cut = int(round((self.now_s - min(self.now_s, self._last_speech_s + self.tail_s)) * self.sample_rate))
+        if cut:
+            audio = audio[:-cut]
+        self._utterance = []
+        return SpeechEnded(audio=audio, last_speech_at_s=self._last_speech_s, started_at_s=self._started_at_s, truncated=truncated)

@@ -47,13 +47,15 @@ def bench():
               help="Seconds between call starts (callers do not all dial in the same millisecond; 0: all at once).")
 @click.option("--vad", type=click.Choice(["silero", "webrtc"]), default=None, help="In-process server: the VAD engine of the sessions.")
 @click.option("--end-silence", type=click.FloatRange(0.2, 3.0), default=None, help="In-process server: end-of-turn silence (s) instead of each prompt's own.")
+@click.option("--speculate-after", type=click.FloatRange(0.05, 2.0), default=None,
+              help="In-process server: pause (s) before the early decode (default: SessionSettings').")
 @click.option("--url", default="", help="A running voicebot server (default: an in-process one with the real models).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with every number.")
-def calls(concurrency, total, stagger_s, vad, end_silence, url, as_json):
+def calls(concurrency, total, stagger_s, vad, end_silence, speculate_after, url, as_json):
     """Turn latency p50/p95 (per stage), barge-in reaction, CPU and memory under N concurrent calls."""
-    if url and (vad or end_silence):
-        raise click.UsageError("--vad and --end-silence tune the in-process server; a running server uses its own settings")
-    tuning = {k: v for k, v in (("vad_engine", vad), ("end_silence_s", end_silence)) if v is not None}
+    if url and (vad or end_silence or speculate_after):
+        raise click.UsageError("--vad, --end-silence and --speculate-after tune the in-process server; a running server uses its own settings")
+    tuning = {k: v for k, v in (("vad_engine", vad), ("end_silence_s", end_silence), ("speculate_after_s", speculate_after)) if v is not None}
     result = run_calls(concurrency, total or concurrency, url, stagger_s, tuning)
     if as_json:
         click.echo(json.dumps(result))
@@ -89,6 +91,8 @@ def run_calls(concurrency: int, total: int, url: str = "", stagger_s: float = 1.
             server.stop()
     summary = summarize(results, stages, concurrency, total, cpu_s if server else None, wall_s, base_url)
     summary["first_error"] = first_error
+    if server:
+        summary["speech_turns_ended_early"] = [server.ended_early, server.spoken_turns]
     summary["stagger_s"] = stagger_s
     summary["session_tuning"] = tuning or {}
     summary["load_average"] = [round(x, 2) for x in os.getloadavg()]  # other work on the machine skews results
@@ -133,12 +137,17 @@ class _InProcess:
         from voicebot.storage.tables import Call, Turn
 
         out: dict[str, list[float]] = {stage: [] for stage in STAGES}
+        self.ended_early = self.spoken_turns = 0  # speech turns ended by a complete early decode / all
         with self.pipeline.db.session() as s:
             rows = s.scalars(select(Turn).join(Call).where(Call.call_sid.in_(call_sids), Turn.speaker == "caller")).all()
             for row in rows:
-                for stage, seconds in ((row.details or {}).get("stages") or {}).items():
+                details = row.details or {}
+                for stage, seconds in (details.get("stages") or {}).items():
                     if stage in out:
                         out[stage].append(float(seconds))
+                if "endpoint" in (details.get("stages") or {}):
+                    self.spoken_turns += 1
+                    self.ended_early += bool(details.get("ended_early"))
         return out
 
     def stop(self) -> None:
@@ -200,6 +209,9 @@ def format_report(r: dict) -> str:
     c = r["barge_in_clear_ms"]
     lines.append(f"barge-in onset->clear    {c['n']:>4} {_fmt(c['p50'])} {_fmt(c['p95'])}   (missed: {r['barge_ins_without_clear']})")
     lines.append(f"turns without a reply: {r['turns_without_reply']}")
+    if r.get("speech_turns_ended_early"):
+        early, spoken = r["speech_turns_ended_early"]
+        lines.append(f"speech turns ended early (complete answer before the full silence): {early}/{spoken}")
     if r.get("first_error"):
         lines.append(f"{r['calls'] - r['calls_ok']} calls failed, e.g.: {r['first_error']}")
     if r["cpu_percent_of_one_core"] is not None:

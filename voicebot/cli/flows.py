@@ -74,7 +74,7 @@ def test(target: str, as_json: bool, database: str, asr_name: str):
             return load(asr_name)
 
         understanders: dict[str, Understander] = {}
-        passed = failed = 0
+        passed = failed = skipped = 0
         for file in files:
             flow, scenarios = load_scenarios(file)
             if flow.sha256 not in understanders:
@@ -82,16 +82,19 @@ def test(target: str, as_json: bool, database: str, asr_name: str):
             runner = ConversationRunner(understanders[flow.sha256], DataSources.for_flow(flow, db), load_asr)
             for scenario in scenarios:
                 result = runner.run(flow, scenario, str(file), file.parent)
-                passed, failed = passed + result.passed, failed + (not result.passed)
+                if result.skipped:
+                    skipped += 1
+                else:
+                    passed, failed = passed + result.passed, failed + (not result.passed)
                 if as_json:
                     click.echo(json.dumps(result.to_dict()))
-                elif not result.passed:
+                elif result.skipped or not result.passed:
                     click.echo(result.report() + "\n")
                 else:
                     click.echo(f"PASS {result.name}")
         db.engine.dispose()
     if not as_json:
-        click.echo(f"{passed} passed, {failed} failed")
+        click.echo(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
     if failed:
         sys.exit(1)
 

@@ -13,6 +13,12 @@ A scenario file::
           - text: where is my order              # or dtmf: "4172#", audio: FILE.wav, silence: true, hangup: true
             expect: {intent: order_status, says: "order number"}
 
+Audio paths are relative to the scenario file. An audio turn is transcribed by the real
+recogniser and its audio reaches the understanding layer too, so the caller's voice (prosody,
+relative to their own earlier turns in the scenario) counts towards frustration, as in a call.
+A scenario whose audio files are missing (e.g. an evaluation-only dataset outside the repo that
+is not on this machine) is skipped, with the missing file named, rather than failed.
+
 Expectations (all optional): ``intent``, ``heard`` (ASR text contains these words; digit words
 and numerals compare equal), ``slots`` (subset),
 ``says`` / ``not_says`` (text or list, case-insensitive substrings of what the bot said this
@@ -21,6 +27,7 @@ turn), ``style``, ``node``, ``lookup`` (source asked), ``transfer`` (true/false 
 """
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +66,7 @@ class ScenarioResult:
     file: str
     name: str
     turns: list[TurnRecord]
+    skipped: str = ""  # why the scenario could not run (it then neither passed nor failed)
 
     @property
     def passed(self) -> bool:
@@ -66,6 +74,8 @@ class ScenarioResult:
 
     def report(self) -> str:
         """The conversation as it happened, failed expectations marked under their turn."""
+        if self.skipped:
+            return f"SKIP {self.name}  ({self.file}): {self.skipped}"
         lines = [f"{'PASS' if self.passed else 'FAIL'} {self.name}  ({self.file})"]
         for i, t in enumerate(self.turns):
             heard = f"  (heard: {t.heard!r})" if t.heard is not None else ""
@@ -84,24 +94,33 @@ class ScenarioResult:
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
-        return {"file": self.file, "name": self.name, "passed": self.passed,
+        return {"file": self.file, "name": self.name, "passed": self.passed, "skipped": self.skipped,
                 "failures": [f"turn {i}: {f}" for i, t in enumerate(self.turns) for f in t.failures]}
 
 
 class ConversationRunner:
-    """Plays scenarios. ``understander`` turns text into an ``Understanding`` (``.understand``);
-    ``sources`` is a ``DataSources``; ``asr_factory`` is called once, on the first audio turn."""
+    """Plays scenarios. ``understander`` turns text (and audio) into an ``Understanding``
+    (``.understand(text, audio=, tracker=)``); ``sources`` is a ``DataSources``; ``asr_factory``
+    is called once, on the first audio turn. With ``voice`` (the default) audio turns' audio is
+    understood too, and an understander without a voice analyser gets a copy with one on the
+    first audio turn, as a call's would; ``voice=False`` understands only the words."""
 
-    def __init__(self, understander, sources, asr_factory: Callable[[], Any] | None = None):
+    def __init__(self, understander, sources, asr_factory: Callable[[], Any] | None = None, voice: bool = True):
         self.understander = understander
         self.sources = sources
         self.asr_factory = asr_factory
+        self.voice = voice
+        self.last_tracker = None  # the frustration tracker of the last scenario run, for inspection
         self._asr = None
 
     def run(self, flow: Flow, scenario: dict, file: str = "", base_dir: Path = Path(".")) -> ScenarioResult:
         from voicebot.nlu.emotion.fusion import FrustrationTracker  # real per-call frustration memory
 
-        tracker = FrustrationTracker()
+        missing = missing_audio(scenario, base_dir)
+        if missing:
+            more = f" (+{len(missing) - 1} more)" if len(missing) > 1 else ""
+            return ScenarioResult(file, scenario.get("name", "unnamed"), [], skipped=f"audio file not found: {missing[0]}{more}")
+        tracker = self.last_tracker = FrustrationTracker()
         params = {"local_time": scenario["local_time"]} if scenario.get("local_time") else {}
         start = CallStarted(call_id=f"test-{scenario.get('name', '')}", caller=str(scenario.get("caller", "")), params=params)
         state, actions = step(flow, None, start)
@@ -130,18 +149,31 @@ class ConversationRunner:
             return NoInput()
         if "hangup" in raw:
             return CallEnded("hangup")
+        audio = None
         if "audio" in raw:
-            text = self._transcribe(base_dir / str(raw["audio"]), listen)
+            from voicebot.audio.wavfile import read_wav
+
+            audio = read_wav(base_dir / str(raw["audio"]))
+            text = self._transcribe(audio, listen)
             record.heard = text
         else:
             text = str(raw["text"])
-        understanding = self.understander.understand(text, tracker=tracker)
+        audio = audio if self.voice else None  # voice=False: words only, as with voice emotion off
+        understanding = self._understander(audio).understand(text, audio=audio, tracker=tracker)
         record.intent = understanding.intent
         return Utterance(text=text, understanding=understanding)
 
-    def _transcribe(self, path: Path, listen) -> str:
+    def _understander(self, audio):
+        """The understander, given a voice analyser (once) when an audio turn needs one."""
+        if audio is not None and self.voice and getattr(self.understander, "acoustic", False) is None:
+            from voicebot.nlu.emotion.acoustic import AcousticAnalyzer
+
+            self.understander = copy.copy(self.understander)  # the caller's object stays as it was
+            self.understander.acoustic = AcousticAnalyzer(warm=True)
+        return self.understander
+
+    def _transcribe(self, audio, listen) -> str:
         from voicebot.asr.base import Grammar
-        from voicebot.audio.wavfile import read_wav
 
         if self._asr is None:
             if self.asr_factory is None:
@@ -154,7 +186,6 @@ class ConversationRunner:
             grammar = Grammar("phrases", listen.grammar)
         if grammar is not None and not self._asr.supports_grammar(grammar):
             grammar = None
-        audio = read_wav(path)
         return self._asr.transcribe(audio.pcm, audio.sample_rate, grammar).text
 
     def _settle(self, flow: Flow, state, actions, record: TurnRecord):
@@ -178,6 +209,12 @@ class ConversationRunner:
             except LookupFailedError as exc:
                 event = LookupFailed(lookup.lookup_id, str(exc))
             state, actions = step(flow, state, event)
+
+
+def missing_audio(scenario: dict, base_dir: Path) -> list[Path]:
+    """Audio files a scenario's turns name that do not exist (paths relative to ``base_dir``)."""
+    paths = [base_dir / str(t["audio"]) for t in scenario.get("turns", []) if isinstance(t, dict) and "audio" in t]
+    return [p for p in paths if not p.is_file()]
 
 
 def _last_listen(actions):

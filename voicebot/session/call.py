@@ -26,6 +26,7 @@ from voicebot.audio.vad import VoiceActivityDetector
 from voicebot.events import CallEnded, CallStarted, DtmfPressed, NoInput, PlaybackInterrupted
 from voicebot.session import metrics
 from voicebot.session.base import CallIO
+from voicebot.session.completeness import could_be_complete
 from voicebot.session.dtmf import DtmfCollector
 from voicebot.session.lookups import FillerDue, LookupRunner
 from voicebot.session.pipeline import Pipeline
@@ -54,7 +55,9 @@ class SessionSettings:
     tick_s: float = 0.05
     # Pause after which a buffered recogniser (Whisper) decodes the utterance so far, ahead of
     # the end-of-speech decision; None: never. Costs a wasted decode when the caller goes on.
-    speculate_after_s: float | None = 0.3
+    # When that decode is a complete answer for the Listen (``complete_when``), the turn ends
+    # at once (voicebot.session.completeness).
+    speculate_after_s: float | None = 0.15
 
 
 class VoiceCallSession:
@@ -172,6 +175,24 @@ class VoiceCallSession:
                     self._press_locked(key, after)
         _run(after)
 
+    def spoke_after(self, last_voiced_s: float) -> bool:
+        """True when the caller has spoken again after ``last_voiced_s``: an early decode of the
+        speech up to then is stale (the worker skips it rather than queue it on the recogniser)."""
+        with self._lock:
+            return self._last_voiced_s != last_voiced_s
+
+    def end_turn_early(self, last_voiced_s: float) -> bool:
+        """Semantic endpointing: the early decode of speech up to ``last_voiced_s`` is a complete
+        answer, so end the utterance now instead of after the full end-of-turn silence. Refused
+        (False) when the caller has spoken again since, or the utterance is already over."""
+        with self._lock:
+            if self._stopped or self._listen is None or not self._endpointer.in_speech or self._last_voiced_s != last_voiced_s:
+                return False
+            event = self._endpointer.end_now()
+            metrics.EARLY_ENDS.inc()
+            self._utterance_ended_locked(event, early=True)
+            return True
+
     def begin_lookup(self, lookup: Lookup) -> None:
         with self._lock:
             if not self._stopped:
@@ -224,12 +245,15 @@ class VoiceCallSession:
             if fast_onset or (ep.in_speech and ep.speech_ms >= 1000 * self.settings.barge_in_min_speech_s - 1e-6):
                 self._barge_in_locked("speech", after)
         if isinstance(event, SpeechEnded):
-            # stream time since the last speech frame = how long endpointing waited
-            endpoint_s = max(0.0, self._endpointer.now_s - event.last_speech_at_s)
-            self._listen = None
-            self._dtmf = None
-            self._timers.cancel(NO_INPUT, INTERDIGIT)
-            self._jobs.put(("asr_finish", event, endpoint_s, time.perf_counter()))
+            self._utterance_ended_locked(event, early=False)
+
+    def _utterance_ended_locked(self, event: SpeechEnded, early: bool) -> None:
+        # stream time since the last speech frame = how long endpointing waited
+        endpoint_s = max(0.0, self._endpointer.now_s - event.last_speech_at_s)
+        self._listen = None
+        self._dtmf = None
+        self._timers.cancel(NO_INPUT, INTERDIGIT)
+        self._jobs.put(("asr_finish", event, endpoint_s, time.perf_counter(), early))
 
     def _maybe_speculate(self, ep: Endpointer) -> None:
         """After a short pause, decode what was said so far while endpointing still waits; if
@@ -237,9 +261,10 @@ class VoiceCallSession:
         if ep.speech_ms > self._voiced_ms:
             self._voiced_ms, self._last_voiced_s = ep.speech_ms, ep.now_s
         elif (self.settings.speculate_after_s is not None and self._speculated_for != self._last_voiced_s
-              and ep.now_s - self._last_voiced_s >= self.settings.speculate_after_s):
+              and ep.now_s - self._last_voiced_s >= self.settings.speculate_after_s
+              and could_be_complete(self._listen, self._voiced_ms / 1000)):
             self._speculated_for = self._last_voiced_s
-            self._jobs.put(("asr_speculate", np.concatenate(self._utterance), self._last_voiced_s))
+            self._jobs.put(("asr_speculate", np.concatenate(self._utterance), self._last_voiced_s, self._listen))
 
     def _barge_in_locked(self, by: str, after: list) -> None:
         self._barge_in.reset()

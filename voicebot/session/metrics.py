@@ -14,6 +14,7 @@ STAGES = ("endpoint", "asr", "nlu", "flow", "tts", "total")
 BARGE_INS = Counter("voicebot_barge_ins_total", "Prompts interrupted by the caller", ["by"])
 NO_INPUTS = Counter("voicebot_no_input_total", "Listen timeouts without caller input")
 TRANSFERS = Counter("voicebot_transfers_total", "Calls handed to a human", ["reason"])
+EARLY_ENDS = Counter("voicebot_early_turn_ends_total", "Caller turns ended before the full end-of-turn silence: the answer was complete")
 LOOKUP_FILLERS = Counter("voicebot_lookup_fillers_total", "Lookups slow enough to need a filler prompt")
 
 

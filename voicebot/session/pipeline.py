@@ -3,7 +3,7 @@ phrase cache), the flow and its understander, data sources, database, and a smal
 for lookups.
 
 ``build_pipeline(settings)`` loads and warms everything (models, the flow's fixed prompts in the
-TTS cache, librosa's pitch tracker) so the first caller does not pay for it; calling it again
+TTS cache, librosa for voice emotion) so the first caller does not pay for it; calling it again
 with the same settings returns the same object.
 """
 from __future__ import annotations
@@ -14,7 +14,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,13 +43,13 @@ class Pipeline:
     settings: Settings
     asr: ASR
     tts: TTS
-    flow_store: Any  # .current() -> voicebot.flows.loader.Flow (reloads when the file changes)
+    flow_store: Any  # voicebot.flows.store.FlowStore: .current() -> Flow (reloads when the file changes)
     data_sources: Any  # .run(source, params, timeout_s) -> dict
     db: Database | None = None
     lookup_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="voicebot-lookup"))
-    # Voice (prosody) emotion costs ~0.15 s per second of caller speech on this CPU (librosa
-    # pyin), on the turn's critical path: off by default, text emotion and cues still count.
-    voice_emotion: bool = False
+    # Voice (prosody) emotion: ~1.5 ms per second of caller speech (librosa yin, benchmarks/
+    # emotion_voice.py), small beside ASR on the turn's critical path, so on by default.
+    voice_emotion: bool = True
     # Early (speculative) decodes of all calls share this many slots: one wasted decode must
     # not queue ahead of other callers' real ones on the shared recogniser.
     speculation_slots: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(1))
@@ -73,7 +72,7 @@ class Pipeline:
                 if self.voice_emotion:
                     from voicebot.nlu.emotion.acoustic import AcousticAnalyzer
 
-                    acoustic = AcousticAnalyzer(warm=True)  # pays pyin's JIT compile now
+                    acoustic = AcousticAnalyzer(warm=True)  # pays librosa's import and first calls now
                 model = Understander.from_examples(flow.intents, acoustic=acoustic)
                 self._understanders = {key: model}  # only the live version is kept
             return model
@@ -117,45 +116,11 @@ class Pipeline:
         self.lookup_pool.shutdown(wait=False, cancel_futures=True)
 
 
-class FileFlowStore:
-    """The flow in a file, reloaded when the file changes; a broken edit keeps the last good one.
-
-    The first load raises ``FlowError``: a server must not start without a working flow.
-    """
-
-    def __init__(self, path: str | os.PathLike):
-        from voicebot.flows.loader import load_flow
-
-        self.path = Path(path)
-        self._load = load_flow
-        self._flow = load_flow(self.path)
-        self._version = self._stat()
-        self._lock = threading.Lock()
-
-    def _stat(self) -> tuple[int, int]:
-        stat = self.path.stat()
-        return stat.st_mtime_ns, stat.st_size
-
-    def current(self):
-        from voicebot.errors import FlowError
-
-        with self._lock:
-            try:
-                version = self._stat()
-                if version != self._version:
-                    self._version = version
-                    self._flow = self._load(self.path)
-                    log.info("reloaded flow %s", self.path)
-            except (OSError, FlowError) as exc:
-                log.error("flow %s not reloaded, keeping the previous version: %s", self.path, exc)
-            return self._flow
-
-
 _cache: dict[str, Pipeline] = {}
 _cache_lock = threading.Lock()
 
 
-def build_pipeline(settings: Settings, *, warm: bool = True, voice_emotion: bool = False) -> Pipeline:
+def build_pipeline(settings: Settings, *, warm: bool = True, voice_emotion: bool = True) -> Pipeline:
     """Load (once per process and settings) and warm the shared parts of every call."""
     key = settings.model_dump_json() + str(voice_emotion)
     with _cache_lock:
@@ -168,7 +133,9 @@ def build_pipeline(settings: Settings, *, warm: bool = True, voice_emotion: bool
 
         db = Database(settings.effective_database_url)
         db.create_all()
-        flow_store = FileFlowStore(settings.flow_path)
+        from voicebot.flows.store import FlowStore
+
+        flow_store = FlowStore(settings.flow_path, db)  # reloads on change, saves every version for rollback
         pipeline = Pipeline(
             settings=settings,
             asr=load_asr(settings.asr_backend, settings),
@@ -186,7 +153,7 @@ def build_pipeline(settings: Settings, *, warm: bool = True, voice_emotion: bool
 
 
 def warm_up(pipeline: Pipeline) -> None:
-    """Pay the first-use costs now: the understander (and pyin's JIT when voice emotion is on),
+    """Pay the first-use costs now: the understander (and librosa's when voice emotion is on),
     the flow's fixed prompts in the TTS cache, both recognisers."""
     flow = pipeline.current_flow()
     started = time.perf_counter()

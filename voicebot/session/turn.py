@@ -21,6 +21,7 @@ from voicebot.errors import VoicebotError
 from voicebot.events import CallEnded, CallStarted, Utterance
 from voicebot.handoff.context import build_context, find_customer, save_transfer
 from voicebot.session import metrics
+from voicebot.session.completeness import is_complete
 from voicebot.session.playback import QueuedPrompt, split_chunks
 from voicebot.session.records import CallRecorder
 
@@ -68,7 +69,7 @@ class TurnWorker:
             if self._stream is not None:
                 self._stream.accept(job[1])
         elif kind == "asr_speculate":
-            self._speculate(job[1], job[2])
+            self._speculate(job[1], job[2], job[3])
         elif kind == "asr_drop":
             self._stream = None
         elif kind == "asr_finish":
@@ -159,10 +160,13 @@ class TurnWorker:
             self._stream, self._stream_grammar = self.pipeline.asr.stream(8000, None), None
         self._grammar = grammar
 
-    def _speculate(self, pcm, last_voiced_s: float) -> None:
+    def _speculate(self, pcm, last_voiced_s: float, listen: Listen | None = None) -> None:
         """Decode the utterance so far (see ``SessionSettings.speculate_after_s``) when the
-        recogniser only decodes at the end; streaming recognisers already keep up."""
+        recogniser only decodes at the end; streaming recognisers already keep up. A decode
+        that completely answers ``listen`` ends the turn at once (semantic endpointing)."""
         if self._stream is None or self.pipeline.backend_name(self._grammar) not in BUFFERED_BACKENDS:
+            return
+        if self.session.spoke_after(last_voiced_s):  # the caller went on while this job waited
             return
         if not self.pipeline.speculation_slots.acquire(blocking=False):
             return  # other calls are decoding early already: do not add to the recogniser's queue
@@ -172,11 +176,16 @@ class TurnWorker:
             self._speculation = (last_voiced_s, stream.finish())
         except VoicebotError as exc:  # the regular decode at the end still happens
             log.info("call %s: speculative decode skipped: %s", self.session.call_sid, exc)
+            return
         finally:
             self.pipeline.speculation_slots.release()
+        if is_complete(listen, self._speculation[1].text):
+            self.session.end_turn_early(last_voiced_s)
 
-    def _finish_utterance(self, ended, endpoint_s: float, t_ended: float) -> None:
+    def _finish_utterance(self, ended, endpoint_s: float, t_ended: float, early: bool = False) -> None:
         timings: dict[str, Any] = {"endpoint": endpoint_s, "t_ended": t_ended}
+        if early:  # ended by a complete early decode, before the full end-of-turn silence
+            timings["ended_early"] = True
         speculation, self._speculation = self._speculation, None
         if speculation is not None and speculation[0] == ended.last_speech_at_s:
             recognition = speculation[1]  # nothing was said after the speculative decode
@@ -215,7 +224,7 @@ class TurnWorker:
         turn["stages"] = stages
         self.turns.append(turn)
         if self.recorder is not None:
-            details = {k: turn.get(k) for k in ("stages", "asr_confidence", "backend", "grammar", "emotion", "speculative")}
+            details = {k: turn.get(k) for k in ("stages", "asr_confidence", "backend", "grammar", "emotion", "speculative", "ended_early")}
             total = stages.get("total")
             self.recorder.update_turn(turn_id, latency_ms=round(1000 * total, 1) if total is not None else None, details=details)
 

@@ -1,18 +1,24 @@
 """Voice arousal from prosody (librosa): is the caller speaking more agitatedly than before?
 
 Each clip is first loudness-normalised (phone lines differ; loudness alone is not an
-emotion), then described by pitch level (pyin), spectral balance (energy above
-1 kHz, spectral flatness), loudness dynamics and a speaking-rate proxy (onsets per active
-second, reported but not scored: it did not separate angry from neutral). ``analyze(audio, baseline)`` turns these into an arousal score in [0, 1]:
+emotion), then described by pitch level (librosa.yin), spectral balance (energy above
+1 kHz, spectral flatness) and loudness dynamics. ``analyze(audio, baseline)`` turns these
+into an arousal score in [0, 1]:
 0.5 means "like this caller's earlier turns" (``baseline``) or, with no baseline, like a
 typical calm adult speaker. The feature choice, signs and scales are a hand-set heuristic
 tuned on RAVDESS actors 1-6 and evaluated on unseen actors 7-12 (benchmarks/emotion_voice.py,
 docs/nlu.md); no model trained on RAVDESS is shipped.
 
-librosa's pyin JIT-compiles on first use (seconds): call ``warm_up()`` at start-up.
+Cost: ~1-2 ms per second of speech (benchmarks/emotion_voice.py), cheap enough to run on every
+caller turn. librosa compiles a dozen numba kernels when its modules load (~18 s with an empty
+``NUMBA_CACHE_DIR``, instant from the cache); ``_load_librosa`` does that under an inter-process
+lock so two processes never write the shared cache at once (a corrupted entry once segfaulted
+every process). No lazily JIT-compiled function (pyin, onset detection) is used.
+``warm_up()`` pays all of this at start-up.
 """
 from __future__ import annotations
 
+import fcntl
 import math
 import os
 import threading
@@ -28,12 +34,14 @@ from voicebot.audio.wavfile import Audio
 RATE = 8000            # everything is analysed at telephone rate
 TARGET_RMS_DB = -23.0  # loudness normalisation target (dBFS of active speech)
 MIN_SPEECH_S = 0.3     # less voiced speech than this: no voice evidence
-MAX_ANALYSED_S = 10.0  # longer turns are judged on their first 10 s (pyin cost grows with length)
+MAX_ANALYSED_S = 10.0  # longer turns are judged on their first 10 s (cost grows with length)
 FMIN, FMAX = 70.0, 500.0
+PITCH_FRAME, PITCH_HOP = 1024, 256  # 128 ms window (yin needs > 2 periods of FMIN), 32 ms hop
 
 # feature -> (sign, scale): z = sign * (value - reference) / scale. Chosen on RAVDESS actors 1-6:
 # each feature's own angry-vs-neutral AUC there was pitch 0.86, hf 0.77, flatness 0.76,
-# loudness variation 0.77; pitch range (0.19, pyin octave jumps in soft speech) was dropped.
+# loudness variation 0.77 (with yin pitch: 0.84). Pitch range (0.19, octave jumps in soft speech)
+# is reported but not scored; speaking rate (onsets per second, 0.59) was dropped.
 WEIGHTS = {
     "pitch_st": (+1, 3.0),        # median f0, semitones re 100 Hz: agitation raises pitch
     "hf_ratio_db": (+1, 3.0),     # energy above 1 kHz relative to below: a strained voice is brighter
@@ -46,6 +54,36 @@ POPULATION_REFERENCE = {"pitch_st": 9.0, "hf_ratio_db": -7.0, "flatness_db": -50
 NEEDS_BASELINE = {"pitch_st"}
 
 
+_librosa = None
+_librosa_lock = threading.Lock()
+
+
+def _load_librosa():
+    """librosa with its numba kernels loaded, compiled at most by one process at a time."""
+    global _librosa
+    with _librosa_lock:
+        if _librosa is None:
+            cache = Path(os.environ["NUMBA_CACHE_DIR"])
+            try:
+                cache.mkdir(parents=True, exist_ok=True)
+                lock_file = open(cache / ".voicebot-librosa.lock", "a")
+            except OSError:  # unwritable cache: numba then compiles in memory, nothing shared to protect
+                lock_file = None
+            try:
+                if lock_file is not None:
+                    fcntl.flock(lock_file, fcntl.LOCK_EX)  # released when the file is closed
+                import librosa
+                import librosa.core  # noqa: F401  (lazy modules: loading them compiles/loads the kernels)
+                import librosa.feature  # noqa: F401
+
+                librosa.yin  # noqa: B018
+                _librosa = librosa
+            finally:
+                if lock_file is not None:
+                    lock_file.close()
+        return _librosa
+
+
 @dataclass(frozen=True)
 class VoiceResult:
     arousal: float | None       # [0, 1]; None when there is no usable speech
@@ -54,21 +92,20 @@ class VoiceResult:
 
 
 class AcousticAnalyzer:
-    """Stateless prosody analyser; one per process is enough (thread-safe)."""
+    """Stateless prosody analyser; one per process is enough (thread-safe: no shared state)."""
 
     def __init__(self, warm: bool = True):
-        self._lock = threading.Lock()
         if warm:
             self.warm_up()
 
     def warm_up(self) -> None:
-        """Run pyin once so its JIT compilation happens now, not on a caller's turn."""
+        """Analyse a short tone once so librosa's imports and first-call costs happen now."""
         t = np.arange(RATE // 2) / RATE
         self.features(Audio((np.sin(2 * np.pi * 150 * t) * 8000).astype(np.int16), RATE))
 
     def features(self, audio: Audio) -> tuple[dict | None, str]:
         """Prosodic features of one clip, or (None, reason) for silence or too little speech."""
-        import librosa
+        librosa = _load_librosa()
 
         y = audio.at_rate(RATE).pcm[: int(RATE * MAX_ANALYSED_S)].astype(np.float32) / 32768.0
         if len(y) < RATE * MIN_SPEECH_S:
@@ -82,14 +119,9 @@ class AcousticAnalyzer:
             return None, "silence"
         gain_db = TARGET_RMS_DB - 10 * np.log10(np.mean(rms[active] ** 2) + 1e-12)
         y = y * (10 ** (gain_db / 20))  # loudness normalisation; the score never sees level
-        with self._lock:  # pyin's numba kernels are not re-entrant-safe during first compile
-            # 32 ms hop: 4x cheaper than 16 ms. Coarser pitch bins (resolution > 0.1) lose voicing on low voices.
-            f0, voiced, _ = librosa.pyin(y, fmin=FMIN, fmax=FMAX, sr=RATE, frame_length=1024,
-                                         hop_length=2 * hop, resolution=0.1)
-        f0 = f0[voiced & ~np.isnan(f0)]
-        if len(f0) * 2 * hop / RATE < MIN_SPEECH_S * 0.5:
+        semitones = self._pitch_semitones(y)
+        if len(semitones) * PITCH_HOP / RATE < MIN_SPEECH_S * 0.5:
             return None, "no voiced speech"
-        semitones = 12 * np.log2(f0 / 100.0)
         spec = np.abs(librosa.stft(y, n_fft=frame, hop_length=hop)) ** 2
         freqs = librosa.fft_frequencies(sr=RATE, n_fft=frame)
         n = min(spec.shape[1], len(active))
@@ -106,9 +138,25 @@ class AcousticAnalyzer:
             "loudness_var_db": float(np.std(loud)),
             "clipped_fraction": float(clipped),
             "speech_s": float(act.sum() * hop / RATE),
-            "onsets_per_s": float(len(librosa.onset.onset_detect(y=y, sr=RATE, hop_length=hop)) / max(act.sum() * hop / RATE, 0.1)),
         }
         return feats, ""
+
+    @staticmethod
+    def _pitch_semitones(y: np.ndarray) -> np.ndarray:
+        """Pitch (semitones re 100 Hz) of the voiced frames of loudness-normalised ``y``.
+
+        librosa.yin (~1 ms per second of speech) rather than pyin (~30 ms and a lazy numba JIT):
+        yin has no voicing decision, so a frame counts as voiced when it is within 20 dB of the
+        loudest frame and its f0 is not pinned to the search range's edges."""
+        librosa = _load_librosa()
+
+        f0 = librosa.yin(y, fmin=FMIN, fmax=FMAX, sr=RATE, frame_length=PITCH_FRAME, hop_length=PITCH_HOP,
+                         trough_threshold=0.1)
+        level = 20 * np.log10(librosa.feature.rms(y=y, frame_length=PITCH_FRAME, hop_length=PITCH_HOP)[0] + 1e-9)
+        n = min(len(f0), len(level))
+        f0, level = f0[:n], level[:n]
+        voiced = (level > level.max() - 20) & (f0 > FMIN * 1.05) & (f0 < FMAX * 0.95)
+        return 12 * np.log2(f0[voiced] / 100.0)
 
     def score(self, feats: dict, baseline: list[dict] | None = None) -> float:
         """Arousal in [0, 1] of ``feats`` relative to ``baseline`` features (median), else the population."""
