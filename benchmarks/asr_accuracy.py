@@ -32,8 +32,9 @@ from voicebot.asr.registry import load_asr  # noqa: E402
 from voicebot.audio.codecs import ulaw_decode, ulaw_encode  # noqa: E402
 from voicebot.audio.wavfile import read_wav  # noqa: E402
 from voicebot.errors import VoicebotError  # noqa: E402
+from voicebot.testing.datasets import shared_datasets_dir
 
-DATASETS = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
+DATASETS = shared_datasets_dir()
 HELD_OUT_TAKES = range(20, 50)
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from voicebot.testing.datasets import shared_datasets_dir
 
-DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-if not DATASETS.exists():  # running from a checkout elsewhere: /work/shared is the canonical home
-    DATASETS = Path("/work/shared/datasets")
+DATASETS = shared_datasets_dir()
 CLINC = DATASETS / "intents_clinc150"
 GOEMOTIONS = DATASETS / "text_emotion" / "goemotions"
 RAVDESS = DATASETS / "emotional_speech_ravdess"

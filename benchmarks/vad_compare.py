@@ -25,8 +25,9 @@ import voicebot.audio.vad as vad_module
 from voicebot.audio.upsample import StreamingUpsampler
 from voicebot.audio.vad import VoiceActivityDetector
 from voicebot.audio.wavfile import read_wav
+from voicebot.testing.datasets import shared_datasets_dir
 
-DATASETS = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
+DATASETS = shared_datasets_dir()
 FRAME = 160
 
 

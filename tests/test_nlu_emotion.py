@@ -12,10 +12,9 @@ from voicebot.audio.wavfile import Audio, read_wav
 from voicebot.nlu.emotion.fusion import UPSET_ON, FrustrationTracker
 from voicebot.nlu.emotion.text import DEFAULT_HEAD, GOEMOTIONS_MAP, LABELS, TextEmotion, text_cues
 from voicebot.nlu.embeddings import get_embedder
+from voicebot.testing.datasets import shared_datasets_dir
 
-DATASETS = Path("/work/shared/datasets")
-if not DATASETS.exists():
-    DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+DATASETS = shared_datasets_dir()
 RAVDESS = DATASETS / "emotional_speech_ravdess"
 UNSEEN_ACTORS = ("08", "10", "11")  # the voice heuristic was tuned on actors 1-6 only
 

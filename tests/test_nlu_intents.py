@@ -10,10 +10,9 @@ from voicebot.errors import NLUError
 from voicebot.nlu.intents import IntentClassifier
 from voicebot.nlu.training_data import read_intent_csv, score
 from voicebot.nlu.understander import Understander
+from voicebot.testing.datasets import shared_datasets_dir
 
-CLINC = Path("/work/shared/datasets/intents_clinc150")
-if not CLINC.exists():
-    CLINC = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "intents_clinc150"
+CLINC = shared_datasets_dir() / "intents_clinc150"
 
 RETAIL = {
     "order_status": ["where is my order", "order status", "track my package", "has my order shipped",

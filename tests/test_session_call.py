@@ -27,6 +27,7 @@ from voicebot.session.recording import CallDriver, RecordingCallIO
 from voicebot.session.timers import FrameClock
 from voicebot.storage.seed import seed_demo
 from voicebot.storage.tables import Call, TransferRecord, Turn
+from voicebot.testing.datasets import shared_datasets_dir
 
 FIXTURES = PROJECT_ROOT / "audio_fixtures"
 KNOWN_CALLER = "+15550001111"  # seeded: Ana Lopez, owner of order 4172 (shipped, arrives Thursday)
@@ -123,7 +124,7 @@ def test_spoken_order_number_gets_the_status_spoken_back(pipeline):
         assert caller_turns[-1].details["stages"]["asr"] > 0
 
 
-FSDD = Path("/work/shared/datasets/fsdd_digits/wav")
+FSDD = shared_datasets_dir() / "fsdd_digits" / "wav"
 
 
 @pytest.mark.skipif(not FSDD.exists(), reason="needs the shared FSDD dataset")
