@@ -35,7 +35,8 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $(STAMP)
 
 bench: setup
-	$(VENV)/bin/python benchmarks/run_all.py
+	$(VENV)/bin/voicebot bench calls --concurrency 1 --calls 3
+	$(VENV)/bin/voicebot bench calls --concurrency 10
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
