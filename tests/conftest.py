@@ -155,43 +155,43 @@ class StreamClient:
         self.send("media", sequence, media={"track": "inbound", "chunk": "1", "timestamp": "0",
                                             "payload": base64.b64encode(ulaw).decode()})
 
-    def recv_until(self, predicate, timeout: float = 5.0) -> dict | None:
-        """Receive messages until one satisfies ``predicate``; None on timeout or close."""
+    def _recv(self, deadline: float):
+        """The next message, ``"timeout"`` when none came by ``deadline``, or ``"closed"``."""
         import websocket
 
+        self.ws.settimeout(max(0.05, deadline - time.monotonic()))
+        try:
+            raw = self.ws.recv()
+        except websocket.WebSocketTimeoutException:
+            return "timeout"
+        except (websocket.WebSocketConnectionClosedException, OSError):
+            return "closed"
+        if not raw:
+            return "closed"
+        message = json.loads(raw)
+        self.received.append(message)
+        return message
+
+    def recv_until(self, predicate, timeout: float = 5.0) -> dict | None:
+        """Receive messages until one satisfies ``predicate``; None on timeout or close."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            self.ws.settimeout(max(0.05, deadline - time.monotonic()))
-            try:
-                raw = self.ws.recv()
-            except websocket.WebSocketTimeoutException:
+            message = self._recv(deadline)
+            if isinstance(message, str):
                 return None
-            except (websocket.WebSocketConnectionClosedException, OSError):
-                return None
-            if not raw:
-                return None
-            message = json.loads(raw)
-            self.received.append(message)
             if predicate(message):
                 return message
         return None
 
     def closed_by_server(self, timeout: float = 5.0) -> bool:
         """True when the server closes the socket within ``timeout`` (messages before it are kept)."""
-        import websocket
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            self.ws.settimeout(max(0.05, deadline - time.monotonic()))
-            try:
-                raw = self.ws.recv()
-            except websocket.WebSocketTimeoutException:
+            message = self._recv(deadline)
+            if message == "closed":
+                return True
+            if message == "timeout":
                 return False
-            except (websocket.WebSocketConnectionClosedException, OSError):
-                return True
-            if not raw:
-                return True
-            self.received.append(json.loads(raw))
         return False
 
     def close(self) -> None:
