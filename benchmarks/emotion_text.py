@@ -25,6 +25,7 @@ from sklearn.metrics import classification_report, f1_score, roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from nlu_datasets import CACHE, GOEMOTIONS, read_goemotions  # noqa: E402
+from timing import p50_p95, time_each_ms  # noqa: E402
 
 from voicebot.nlu.embeddings import MODEL_NAME, embed_cached  # noqa: E402
 from voicebot.nlu.emotion.text import DEFAULT_HEAD, GOEMOTIONS_MAP, LABELS, TextEmotion, combine_frustration, text_cues, write_head_manifest  # noqa: E402
@@ -84,14 +85,10 @@ def main():
     head = TextEmotion.load(DEFAULT_HEAD)
     result = evaluate(head, *dev)
     print(result.pop("report"))
-    times = []
     from voicebot.nlu.embeddings import get_embedder
     embedder = get_embedder()
-    for text in dev[0][:200]:
-        t = time.perf_counter()
-        head.classify(text, embedder.embed_one(text))
-        times.append((time.perf_counter() - t) * 1000)
-    result["latency_ms_embed_plus_head"] = {"p50": round(float(np.percentile(times, 50)), 1), "p95": round(float(np.percentile(times, 95)), 1)}
+    times = time_each_ms(lambda text: head.classify(text, embedder.embed_one(text)), dev[0][:200])
+    result["latency_ms_embed_plus_head"] = p50_p95(times)
     print(json.dumps(result, indent=2))
 
 

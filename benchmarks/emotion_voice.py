@@ -16,7 +16,6 @@ import csv
 import hashlib
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from nlu_datasets import CACHE, RAVDESS  # noqa: E402
+from timing import p50_p95, time_each_ms  # noqa: E402
 
 from voicebot.audio.wavfile import Audio, read_wav  # noqa: E402
 from voicebot.nlu.emotion import acoustic  # noqa: E402
@@ -101,19 +101,9 @@ def main():
     if args.per_feature:
         report["per_feature_auc_tune"] = per_feature_auc(rows, TUNE_ACTORS)
     audio = read_wav(RAVDESS / "wav" / "03-01-05-02-01-01-01.wav")
-    times = []
-    for _ in range(30):
-        t = time.perf_counter()
-        analyzer.analyze(audio)
-        times.append((time.perf_counter() - t) * 1000)
-    report["latency_ms_per_clip_3s"] = {"p50": round(float(np.percentile(times, 50)), 1), "p95": round(float(np.percentile(times, 95)), 1)}
+    report["latency_ms_per_clip_3s"] = p50_p95(time_each_ms(analyzer.analyze, [audio] * 30))
     long = Audio(np.tile(audio.at_rate(8000).pcm, 4)[: 8000 * 10], 8000)  # the longest turn analysed (MAX_ANALYSED_S)
-    times = []
-    for _ in range(30):
-        t = time.perf_counter()
-        analyzer.analyze(long)
-        times.append((time.perf_counter() - t) * 1000)
-    report["latency_ms_per_clip_10s"] = {"p50": round(float(np.percentile(times, 50)), 1), "p95": round(float(np.percentile(times, 95)), 1)}
+    report["latency_ms_per_clip_10s"] = p50_p95(time_each_ms(analyzer.analyze, [long] * 30))
     print(json.dumps(report, indent=2))
 
 

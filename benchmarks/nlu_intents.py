@@ -24,6 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from nlu_datasets import CACHE, read_clinc  # noqa: E402
+from timing import p50_p95, time_each_ms  # noqa: E402
 
 from voicebot.nlu.embeddings import embed_cached  # noqa: E402
 from voicebot.nlu.intents import OOS, IntentClassifier  # noqa: E402
@@ -117,12 +118,8 @@ def latency(texts) -> dict:
                                       "orders": ["where is my order", "track my package"]})
     for t in texts[:20]:
         und.understand(t)
-    times = []
-    for t in texts:
-        start = time.perf_counter()
-        und.understand(t)
-        times.append((time.perf_counter() - start) * 1000)
-    return {"n": len(times), "p50": round(float(np.percentile(times, 50)), 1), "p95": round(float(np.percentile(times, 95)), 1)}
+    times = time_each_ms(und.understand, texts)
+    return {"n": len(times), **p50_p95(times)}
 
 
 if __name__ == "__main__":
