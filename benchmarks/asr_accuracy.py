@@ -4,10 +4,14 @@ Open speech: every read_speech_en sentence converted to 8 kHz G.711 mu-law (as a
 delivers it), word error rate (jiwer, Whisper's English text normaliser on both sides) and
 real-time factor (decode time / audio time) per backend.
 Digits: FSDD spoken digits, held-out takes 20-49 (takes 5-19 were used for tuning), decoded
-with the digit grammar; accuracy = the whole output equals the spoken digit.
+with the digit grammar as a survey score is asked (a quick decode counts only if it is one
+digit); accuracy = the whole output equals the spoken digit.
+Order numbers: 4-digit numbers said by one FSDD speaker (held-out takes, 0.15-0.35 s between
+digits, as ``audio_fixtures/order_*.wav`` but never the same takes), decoded as open speech the
+way the demo flow asks for them (a quick decode counts only if it is a complete answer); accuracy = the digits read (``spoken_digits``) equal the number.
 
 Run: OMP_NUM_THREADS=1 python benchmarks/asr_accuracy.py [--backends auto,whisper,pocketsphinx]
-     [--digit-stride 1] [--json]
+     [--digit-stride 1] [--orders 60] [--json]
      python benchmarks/asr_accuracy.py --telephone-cmn   (prints pocketsphinx's 8 kHz CMN prior)
 """
 from __future__ import annotations
@@ -27,14 +31,18 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import jiwer  # noqa: E402
 import numpy as np  # noqa: E402
 
+from voicebot.actions import Listen  # noqa: E402
 from voicebot.asr import grammar as grammars  # noqa: E402
 from voicebot.asr.registry import load_asr  # noqa: E402
 from voicebot.audio.codecs import ulaw_decode, ulaw_encode  # noqa: E402
 from voicebot.audio.wavfile import read_wav  # noqa: E402
 from voicebot.errors import VoicebotError  # noqa: E402
+from voicebot.session.completeness import answer_test  # noqa: E402
 from voicebot.testing.datasets import shared_datasets_dir
 
 DATASETS = shared_datasets_dir()
+ONE_DIGIT = Listen(grammar="digits", max_digits=1, complete_when="digits")  # as a survey score is asked
+ORDER_NUMBER = Listen(grammar=None, max_digits=4, complete_when="digits")  # as the demo flow's ask_order asks
 HELD_OUT_TAKES = range(20, 50)
 
 
@@ -69,7 +77,7 @@ def digits(asr, stride: int) -> dict:
     for row in rows:
         pcm = read_wav(DATASETS / "fsdd_digits" / row["path"]).pcm
         start = time.perf_counter()
-        text = asr.transcribe(pcm, 8000, grammar).text
+        text = asr.transcribe(pcm, 8000, grammar, accept=answer_test(ONE_DIGIT)).text
         times.append(time.perf_counter() - start)
         audio_s += len(pcm) / 8000
         expected = grammars.DIGIT_WORDS[int(row["label"])]
@@ -79,6 +87,30 @@ def digits(asr, stride: int) -> dict:
     p50, p95 = percentiles(times)
     top = dict(sorted(errors.items(), key=lambda kv: -kv[1])[:6])
     return {"utterances": len(rows), "accuracy": correct / len(rows), "rtf": sum(times) / audio_s, "decode_p50_s": p50, "decode_p95_s": p95, "top_errors": top}
+
+
+def order_numbers(asr, count: int, seed: int = 7) -> dict:
+    from voicebot.flows.slots import spoken_digits
+
+    rng = np.random.default_rng(seed)
+    correct, times, errors = 0, [], []
+    for i in range(count):
+        number = "".join(str(d) for d in rng.integers(0, 10, 4))
+        speaker = ("jackson", "nicolas")[i % 2]
+        parts = [np.zeros(1600, dtype=np.int16)]
+        for d in number:
+            take = int(rng.choice(HELD_OUT_TAKES))
+            parts += [read_wav(DATASETS / "fsdd_digits" / "wav" / f"{d}_{speaker}_{take}.wav").pcm,
+                      np.zeros(int(rng.uniform(0.15, 0.35) * 8000), dtype=np.int16)]
+        pcm = ulaw_decode(ulaw_encode(np.concatenate(parts)))
+        start = time.perf_counter()
+        text = asr.transcribe(pcm, 8000, accept=answer_test(ORDER_NUMBER)).text
+        times.append(time.perf_counter() - start)
+        correct += spoken_digits(text) == number
+        if spoken_digits(text) != number and len(errors) < 6:
+            errors.append(f"{number}->{text!r}")
+    p50, p95 = percentiles(times)
+    return {"utterances": count, "accuracy": correct / count, "decode_p50_s": p50, "decode_p95_s": p95, "errors": errors}
 
 
 def telephone_cmn() -> str:
@@ -103,6 +135,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="ASR WER/RTF and digit accuracy per backend")
     parser.add_argument("--backends", default="auto,whisper,pocketsphinx", help="comma-separated; vosk needs models/vosk-en-us-small")
     parser.add_argument("--digit-stride", type=int, default=1, help="use every Nth held-out digit file (1 = all 600)")
+    parser.add_argument("--orders", type=int, default=60, help="4-digit order numbers to decode as open speech (0: skip)")
     parser.add_argument("--skip-open", action="store_true")
     parser.add_argument("--skip-digits", action="store_true")
     parser.add_argument("--json", action="store_true")
@@ -126,6 +159,8 @@ def main() -> int:
             row["open"] = open_speech(asr, normalizer)
         if not args.skip_digits:
             row["digits"] = digits(asr, args.digit_stride)
+        if args.orders:
+            row["orders"] = order_numbers(asr, args.orders)
         results.append(row)
         if args.json:
             print(json.dumps(row), flush=True)
@@ -138,6 +173,10 @@ def main() -> int:
                   f"{fmt(d, 'accuracy', '7.1%'):>7}{fmt(d, 'rtf', '7.3f'):>7}{fmt(d, 'decode_p50_s', '8.2f'):>8}{fmt(d, 'decode_p95_s', '8.2f'):>8}  {d.get('utterances', '-')}")
             if d.get("top_errors"):
                 print(f"{'':14}digit errors: {d['top_errors']}")
+            if "orders" in row:
+                r = row["orders"]
+                print(f"{'':14}order numbers (open speech): {r['accuracy']:.1%} of {r['utterances']}, decode p50 {r['decode_p50_s']:.2f} s, "
+                      f"p95 {r['decode_p95_s']:.2f} s; errors: {r['errors']}")
     return 0
 
 

@@ -6,7 +6,9 @@ recordings and RAVDESS sentences."""
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import jiwer
 import numpy as np
@@ -14,6 +16,7 @@ import pytest
 
 from voicebot.asr import grammar as grammars
 from voicebot.asr import models
+from voicebot.asr import whisper as whisper_module
 from voicebot.asr.registry import load_asr
 from voicebot.asr.vosk import VoskASR
 from voicebot.audio.endpointing import Endpointer, SpeechEnded, SpeechStarted
@@ -189,6 +192,47 @@ def test_whisper_transcribes_telephone_quality_read_speech(whisper):
 @pytest.mark.parametrize("name", ["order_4172.wav", "order_5093.wav", "order_9999.wav"])
 def test_whisper_reads_spoken_order_numbers_with_the_digit_grammar(whisper, name):
     assert whisper.transcribe(fixture(name), 8000, grammars.digits()).text == MANIFEST[name]["transcript"]
+
+
+def test_whisper_quick_pass_keeps_only_accepted_answers(whisper):
+    """The short-window pass is kept when ``accept`` passes; a rejected one is decoded again on
+    the full 30 s window, giving exactly the full-window result."""
+    pcm = fixture("order_4172.wav")
+    is_four_digits = lambda text: len(re.sub(r"\D", "", _digits(text))) == 4  # noqa: E731
+    quick = whisper.transcribe(pcm, 8000, accept=is_four_digits)
+    assert _digits(quick.text) == "4172" and quick.words
+    rejected = whisper.transcribe(pcm, 8000, accept=lambda text: False)
+    full = _full_window(whisper).transcribe(pcm, 8000)
+    assert (rejected.text, rejected.confidence) == (full.text, full.confidence)
+
+
+def test_whisper_quick_pass_refuses_loops_and_empty_text():
+    segment = lambda text, ratio=1.0: SimpleNamespace(text=text, compression_ratio=ratio)  # noqa: E731
+    assert whisper_module._plausible([segment(" Four, one, seven, two.")], None, 3.5)
+    assert not whisper_module._plausible([segment(" ")], None, 3.5)
+    assert not whisper_module._plausible([segment(" 1 2 1 1 1 1 1 1 1 1 1 1 1 1 1 1")], grammars.digits(), 3.5)  # too many for 3 s
+    assert not whisper_module._plausible([segment(" P A for P A for P A for", ratio=2.6)], None, 3.5)  # repetitive
+
+
+def test_whisper_window_fits_the_speech():
+    asr = object.__new__(whisper_module.WhisperASR)
+    asr.window_pad_s, asr.min_window_s = 1.0, 10.0
+    assert asr._window_frames(3.2) == 1000 and asr._window_frames(12.3) == 1400 and asr._window_frames(45.0) == 3000
+    asr.window_pad_s = None
+    assert asr._window_frames(3.2) == 3000
+
+
+def _full_window(whisper):
+    """The same loaded model, decoding on full 30 s windows only."""
+    full = object.__new__(whisper_module.WhisperASR)
+    full.__dict__.update(whisper.__dict__, window_pad_s=None)
+    return full
+
+
+def _digits(text: str) -> str:
+    from voicebot.flows.slots import spoken_digits
+
+    return spoken_digits(text)
 
 
 def test_whisper_never_decodes_silence_or_noise(whisper):

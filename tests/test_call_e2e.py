@@ -3,7 +3,8 @@ Media Stream, driven by the simulated Twilio with recorded human speech.
 
 One call covers the issue's "done when": a keypress interrupts the greeting, a real recording
 of an order number gets the order's status spoken back (the reply audio transcribes to it),
-and "0" (agent) produces a REST call update with <Dial> plus a context record.
+and "0" (agent) produces a REST call update with <Dial> plus a context record. A second call
+says nothing but the order number, straight at the main menu, and gets the same answer.
 """
 from __future__ import annotations
 
@@ -40,6 +41,14 @@ def _reply_audio(result, turn_index: int) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, np.int16)
 
 
+@pytest.fixture(scope="module")
+def menu_call(real_server):
+    """The caller's only turn: the recorded order number, spoken at the main menu (no key first)."""
+    sim = TwilioSimulator(real_server.url, auth_token=AUTH_TOKEN, account_sid=ACCOUNT_SID, rest_standin=real_server.standin,
+                          reply_timeout_s=20)
+    return sim.call([Speech.from_wav(FIXTURES / "order_4172.wav")], caller="+15550001111")
+
+
 def test_keypress_interrupts_the_greeting(order_call):
     bargein = order_call.turns[0]
     assert bargein.clear_ms is not None and bargein.clear_ms < 300
@@ -67,6 +76,27 @@ def test_spoken_order_number_gets_the_status_spoken_back(order_call, real_server
     assert "order" in heard_by_caller, heard_by_caller
     assert jiwer.wer(reference, heard_by_caller) <= jiwer.wer(reference, direct) + 0.15, (heard_by_caller, direct)
     assert order_call.turns[1].latency_ms is not None
+
+
+def test_order_number_said_at_the_main_menu_gets_the_status_spoken_back(menu_call, real_server):
+    heard = [line["text"] for line in menu_call.transcript if line["speaker"] == "caller"]
+    assert len(heard) == 1 and re.sub(r"\D", "", _digits(heard[0])) == "4172", heard
+    lines = [line["text"] for line in menu_call.transcript if line["speaker"] == "bot"]
+    answers = [i for i, text in enumerate(lines) if "Order 4 1 7 2 has shipped" in text]
+    assert answers, lines
+    answer = answers[0]
+    assert "Please say or key in your order number." not in lines, lines  # the number was never asked for
+    reply = _reply_audio(menu_call, 0)
+    assert len(reply) > 8000
+    # as in the keyed call above: the reply audio the caller heard transcribes as well as the bot's own rendering
+    pipeline = real_server.state.pipeline
+    reply_lines = lines[answer:answer + 2]
+    reference = _normalize(" ".join(reply_lines))
+    heard_by_caller = _normalize(pipeline.asr.transcribe(reply, 8000).text)
+    direct = _normalize(pipeline.asr.transcribe(np.concatenate([pipeline.speak(Say(t)) for t in reply_lines]), 8000).text)
+    assert "order" in heard_by_caller, heard_by_caller
+    assert jiwer.wer(reference, heard_by_caller) <= jiwer.wer(reference, direct) + 0.15, (heard_by_caller, direct)
+    assert menu_call.turns[0].latency_ms is not None
 
 
 def test_agent_key_transfers_over_rest_with_a_context_record(order_call, real_server):

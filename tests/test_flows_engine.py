@@ -8,7 +8,10 @@ import json
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from voicebot.actions import HangUp, Listen, Lookup, Say, Transfer
+from voicebot.errors import FlowError
 from voicebot.events import CallEnded, CallStarted, DtmfPressed, LookupCompleted, LookupFailed, NoInput, Utterance
 from voicebot.flows.engine import MAX_NODES_PER_STEP, FlowState, step
 from voicebot.flows.loader import load_flow, load_flow_text
@@ -254,3 +257,139 @@ def test_state_from_another_flow_version_is_handed_to_an_agent():
     state = FlowState.from_json(state.to_json().replace('"main_menu"', '"renamed_menu"'))
     state, actions = step(DEMO, state, DtmfPressed("1"))
     assert actions[-1].reason == "flow_changed" and state.ended
+
+
+# -- saying the order number at the menu: menu option `entity`, ask `prefill` --------------------
+
+def test_an_order_number_alone_at_the_menu_picks_order_status_and_fills_the_slot():
+    state, _ = start_demo()
+    state, actions = step(DEMO, state, said("four one seven two"))  # no intent understood: the entity picks
+    (lookup,) = actions  # no question asked
+    assert lookup.source == "order_by_number" and lookup.params == {"number": "4172"}
+    assert state.variables["order_number"] == "4172" and state.topic == "order_status"
+
+
+def test_intent_with_the_number_skips_the_question():
+    state, _ = start_demo()
+    state, actions = step(DEMO, state, said("where is my order 4172", "order_status"))
+    assert "order number" not in texts(actions).lower()
+    assert [a.params for a in actions if isinstance(a, Lookup)] == [{"number": "4172"}]
+
+
+def test_a_key_never_picks_by_entity_nor_prefills():
+    state, _ = start_demo()
+    _, actions = step(DEMO, state, DtmfPressed("4172#"))  # not a menu key: keys are no order numbers here
+    assert "didn't get that" in texts(actions)
+    state, actions = step(DEMO, state, DtmfPressed("1"))
+    assert texts(actions) == "Please say or key in your order number." and state.node == "ask_order"
+    assert state.variables.get("order_number") is None
+
+
+def test_intents_and_phrases_of_any_option_come_before_an_entity():
+    state, _ = start_demo()
+    state, actions = step(DEMO, state, said("returns for order 4172", "returns"))  # holds digits, but says returns
+    assert "within 30 days" in texts(actions)
+    assert state.variables.get("order_number") is None
+
+
+def test_the_answer_to_an_ask_fills_no_second_prefill_ask():
+    flow = load_flow_text(textwrap.dedent("""\
+        name: two_numbers
+        start: account
+        nodes:
+          account: {type: ask, prompt: Account?, slot: account, slot_type: digits, next: pin}
+          pin: {type: ask, prompt: PIN?, slot: pin, slot_type: digits, prefill: true, next: done}
+          done: {type: hangup, text: "{account} {pin}"}
+    """))
+    state, _ = step(flow, None, CallStarted("c6"))
+    state, actions = step(flow, state, said("one two three four"))
+    assert texts(actions) == "PIN?" and state.variables.get("pin") is None
+
+
+PREFILL_FLOW = textwrap.dedent("""\
+    name: prefill
+    start: menu
+    intents:
+      pay: [pay my bill]
+    nodes:
+      menu:
+        type: menu
+        prompt: How can I help?
+        options:
+          - {key: "1", intent: pay, entity: digits, goto: account}
+      account:
+        type: ask
+        prompt: Your account number?
+        slot: account
+        slot_type: digits
+        min_length: 3
+        prefill: true
+        confirm: Account {account|digits}, right?
+        next: done
+      done:
+        type: hangup
+        text: Thanks, {account}.
+""")
+
+
+def test_prefill_with_confirm_asks_the_confirmation_instead_of_the_question():
+    flow = load_flow_text(PREFILL_FLOW)
+    state, _ = step(flow, None, CallStarted("c7"))
+    state, actions = step(flow, state, said("pay my bill for account 5 6 7 8", "pay"))
+    assert texts(actions) == "Account 5 6 7 8, right?" and actions[-1].grammar == "yesno"
+    assert state.waiting == "confirm" and state.node == "account"
+    state, actions = step(flow, state, said("no", entities=(Entity("yesno", False, "no"),)))
+    assert texts(actions) == "Your account number?"  # "no": the question after all
+    state, _ = step(flow, state, DtmfPressed("1234#"))
+    state, actions = step(flow, state, DtmfPressed("1"))
+    assert texts(actions) == "Thanks, 1234." and state.ended
+
+
+def test_an_invalid_prefill_value_asks_the_question_normally():
+    flow = load_flow_text(PREFILL_FLOW)
+    state, _ = step(flow, None, CallStarted("c8"))
+    state, actions = step(flow, state, said("pay my bill, account 4 2", "pay"))  # 2 digits < min_length 3
+    assert texts(actions) == "Your account number?" and state.waiting == "input"
+    assert state.variables.get("account") is None
+    _, actions = step(flow, state, said("nine eight seven"))  # the real answer is still taken
+    assert texts(actions) == "Account 9 8 7, right?"
+
+
+def test_prefill_on_a_yes_no_slot_is_a_validation_error_with_its_line():
+    with pytest.raises(FlowError) as info:
+        load_flow_text(textwrap.dedent("""\
+            name: bad_prefill
+            start: agree
+            nodes:
+              agree:
+                type: ask
+                prompt: Shall we?
+                slot: agreed
+                slot_type: yesno
+                prefill: true
+                next: done
+              done: {type: hangup}
+        """), path="bad.yaml")
+    (problem,) = info.value.problems
+    assert problem.file == "bad.yaml" and problem.line == 9
+    assert "prefill" in problem.message and "yesno" in problem.message
+
+
+def test_a_date_entity_needs_a_recognised_date_not_just_any_words():
+    flow = load_flow_text(textwrap.dedent("""\
+        name: dates
+        start: menu
+        nodes:
+          menu:
+            type: menu
+            prompt: Which day, or press 1?
+            options:
+              - {key: "1", entity: date, goto: day}
+          day: {type: ask, prompt: Which day?, slot: day, slot_type: date, prefill: true, next: done}
+          done: {type: hangup, text: "Booked {day}."}
+    """))
+    state, _ = step(flow, None, CallStarted("c9"))
+    _, actions = step(flow, state, said("purple bananas"))
+    assert "didn't understand" in texts(actions)
+    _, actions = step(flow, state, said("next tuesday", entities=(Entity("date", "2026-12-01", "next tuesday"),)))
+    assert texts(actions) == "Booked 2026-12-01."

@@ -218,6 +218,10 @@ def test_json_schema_covers_every_node_type():
     text = json.dumps(schema)
     for kind in ("say", "menu", "ask", "lookup", "branch", "set", "transfer", "survey", "hangup"):
         assert f'"const": "{kind}"' in text or f'"enum": ["{kind}"]' in text, kind
+    defs = schema["$defs"]
+    assert defs["MenuOption"]["properties"]["entity"]["anyOf"][0]["enum"] == ["digits", "order_number", "date", "amount"]
+    prefill = defs["AskNode"]["properties"]["prefill"]
+    assert prefill["type"] == "boolean" and prefill["default"] is False and prefill["description"]
 
 
 def run_cli(*args):

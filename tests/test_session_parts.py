@@ -273,6 +273,16 @@ def test_early_recognition_is_complete_only_when_it_fully_answers(listen, text, 
     assert is_complete(listen, text) is complete
 
 
+def test_a_quick_recognition_counts_only_as_a_whole_answer():
+    from voicebot.session.completeness import answer_test
+
+    order = answer_test(Listen(max_digits=4, complete_when="digits"))
+    assert order("for 1 7 2") and not order("four one") and not order("9 0 0 1 1 0 0 1")  # a looping decode reads too many
+    yesno = answer_test(Listen(grammar="yesno", complete_when="yesno"))
+    assert yesno("yes please") and not yesno("well")
+    assert answer_test(Listen(complete_when=None)) is None and answer_test(None) is None  # open speech: any plausible text
+
+
 def test_demo_flow_listens_fit_their_questions():
     from voicebot.config import PROJECT_ROOT
     from voicebot.flows.listen import listen_for

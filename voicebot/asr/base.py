@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -53,8 +54,15 @@ class RecognitionStream(ABC):
         """Feed int16 PCM at the stream's sample rate; return a partial result if one is ready."""
 
     @abstractmethod
-    def finish(self) -> Recognition:
-        """End of utterance: return the final result."""
+    def finish(self, accept: Callable[[str], bool] | None = None, quick_only: bool = False) -> Recognition:
+        """End of utterance: return the final result.
+
+        ``accept`` tells whether a text is a usable answer (say, four digits for an order
+        number). A recogniser with a quick and a thorough decode (Whisper) returns the quick
+        result only when it passes; with ``quick_only`` it never runs the thorough decode and
+        returns a quick result that failed with ``is_final=False`` (a draft: an early look at
+        an utterance, never its answer). Streaming recognisers have one final result and
+        ignore both."""
 
 
 class ASR(ABC):
@@ -70,8 +78,9 @@ class ASR(ABC):
         """Whether this backend can enforce ``grammar`` (open vocabulary always works)."""
         return grammar is None
 
-    def transcribe(self, pcm: np.ndarray, sample_rate: int, grammar: Grammar | None = None, hints: tuple[str, ...] = ()) -> Recognition:
-        """Recognise a whole utterance at once."""
+    def transcribe(self, pcm: np.ndarray, sample_rate: int, grammar: Grammar | None = None, hints: tuple[str, ...] = (),
+                   accept: Callable[[str], bool] | None = None) -> Recognition:
+        """Recognise a whole utterance at once (``accept``: see ``RecognitionStream.finish``)."""
         stream = self.stream(sample_rate, grammar, hints)
         stream.accept(np.asarray(pcm, dtype=np.int16))
-        return stream.finish()
+        return stream.finish(accept)

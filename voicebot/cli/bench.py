@@ -93,6 +93,7 @@ def run_calls(concurrency: int, total: int, url: str = "", stagger_s: float = 1.
     summary["first_error"] = first_error
     if server:
         summary["speech_turns_ended_early"] = [server.ended_early, server.spoken_turns]
+        summary["speech_turns"] = server.speech_turns
     summary["stagger_s"] = stagger_s
     summary["session_tuning"] = tuning or {}
     summary["load_average"] = [round(x, 2) for x in os.getloadavg()]  # other work on the machine skews results
@@ -138,6 +139,7 @@ class _InProcess:
 
         out: dict[str, list[float]] = {stage: [] for stage in STAGES}
         self.ended_early = self.spoken_turns = 0  # speech turns ended by a complete early decode / all
+        self.speech_turns: list[dict] = []  # what each speech turn heard and how its time was spent
         with self.pipeline.db.session() as s:
             rows = s.scalars(select(Turn).join(Call).where(Call.call_sid.in_(call_sids), Turn.speaker == "caller")).all()
             for row in rows:
@@ -148,6 +150,7 @@ class _InProcess:
                 if "endpoint" in (details.get("stages") or {}):
                     self.spoken_turns += 1
                     self.ended_early += bool(details.get("ended_early"))
+                    self.speech_turns.append({"text": row.text, **{k: details.get(k) for k in ("stages", "speculative", "ended_early", "backend")}})
         return out
 
     def stop(self) -> None:

@@ -8,6 +8,8 @@ round-trips through JSON so a call can move between workers.
 Each caller turn at a listening node (menu, ask, survey) goes, in order, to: the agent
 handler, the frustration handler, the node's own answers, the goodbye handler; what none of
 them takes counts as a no-match. Silence and no-match are counted per node and reset when the call moves on.
+A menu option or handler reached by speech passes that turn on: the first ``prefill`` ask node
+entered in the same step takes its value from those words instead of asking.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from voicebot.flows import schema as s
 from voicebot.flows.expressions import evaluate, render
 from voicebot.flows.handoff import transfer_context
 from voicebot.flows.listen import listen_for
-from voicebot.flows.slots import extract, score, yes_or_no
+from voicebot.flows.slots import extract, score, value_in_words, yes_or_no
 from voicebot.flows.validate import BUILTIN_VARIABLES
 
 MAX_NODES_PER_STEP = 100  # a runaway loop becomes a transfer, never a hang
@@ -104,8 +106,11 @@ def builtin_variables(model: s.FlowModel, event: CallStarted) -> dict[str, Any]:
 
 # -- moving through nodes ---------------------------------------------------------------------
 
-def _goto(flow, st: FlowState, name: str, actions: list[Action]) -> None:
-    """Enter node ``name`` and run nodes until one waits for the caller or a lookup, or the call ends."""
+def _goto(flow, st: FlowState, name: str, actions: list[Action], turn: Utterance | None = None) -> None:
+    """Enter node ``name`` and run nodes until one waits for the caller or a lookup, or the call ends.
+
+    ``turn`` is the spoken caller turn that led here in this step, if any: the first ``prefill``
+    ask node on the way takes a valid value from its words (a turn fills at most one slot)."""
     for _ in range(MAX_NODES_PER_STEP):
         st.node, st.waiting, st.silence_count, st.nomatch_count = name, None, 0, 0
         node = flow.nodes[name]
@@ -125,11 +130,20 @@ def _goto(flow, st: FlowState, name: str, actions: list[Action]) -> None:
             params = {k: render(v, st.variables) for k, v in node.params.items()}
             actions.append(Lookup(st.lookup_id, node.source, params, node.timeout_s, render(node.filler, st.variables)))
             return
+        elif isinstance(node, s.AskNode) and node.prefill and turn is not None:
+            value, turn = value_in_words(node.slot_type, turn), None
+            if _valid(node, value):
+                st.variables[node.slot] = value
+                if node.confirm:
+                    st.asked_at = name
+                    _ask_confirmation(flow, st, node, actions)
+                    return
+                name = node.next
+                continue
+            _ask(flow, st, name, node, actions)
+            return
         elif isinstance(node, (s.MenuNode, s.AskNode, s.SurveyNode)):
-            text = node.question if isinstance(node, s.SurveyNode) else node.prompt
-            _say(st, actions, text)
-            st.waiting, st.asked_at = "input", name
-            actions.append(listen_for(flow, node))
+            _ask(flow, st, name, node, actions)
             return
         elif isinstance(node, s.TransferNode):
             _transfer(flow, st, actions, node.reason, node.text, node.destination)
@@ -140,6 +154,20 @@ def _goto(flow, st: FlowState, name: str, actions: list[Action]) -> None:
             st.ended, st.end_reason = True, node.reason
             return
     _transfer(flow, st, actions, "flow_loop", "Let me connect you with someone who can help.", None)
+
+
+def _ask(flow, st: FlowState, name: str, node, actions: list[Action]) -> None:
+    """Say a listening node's question and wait for the caller."""
+    _say(st, actions, node.question if isinstance(node, s.SurveyNode) else node.prompt)
+    st.waiting, st.asked_at = "input", name
+    actions.append(listen_for(flow, node))
+
+
+def _ask_confirmation(flow, st: FlowState, node: s.AskNode, actions: list[Action]) -> None:
+    """Say an ask node's yes/no ``confirm`` question and wait for the answer."""
+    st.waiting = "confirm"
+    _say(st, actions, node.confirm)
+    actions.append(listen_for(flow, node, confirming=True))
 
 
 def _say(st: FlowState, actions: list[Action], template: str, **kwargs) -> None:
@@ -179,6 +207,7 @@ def _caller_turn(flow, st: FlowState, event, actions: list[Action]) -> None:
     keys = event.digits.rstrip("#") if isinstance(event, DtmfPressed) else None
 
     handlers = model.handlers
+    words = event if isinstance(event, Utterance) else None  # a spoken turn may prefill the next ask
     target = _handler_target(handlers.agent, keys, intent)
     if target is None and handlers.frustration and u is not None and u.frustration >= handlers.frustration.threshold:
         target = handlers.frustration.goto
@@ -186,12 +215,14 @@ def _caller_turn(flow, st: FlowState, event, actions: list[Action]) -> None:
         target = _node_answer(flow, st, node, event, intent, actions)
         if target == "":  # the node handled it and keeps waiting (e.g. a confirmation question)
             return
+        if target is not None and not isinstance(node, s.MenuNode):
+            words = None  # the words answered this node's question: they fill no other slot
     if target is None:
         target = _handler_target(handlers.goodbye, keys, intent)
     if target is None:
         _no_match(flow, st, actions)
     else:
-        _goto(flow, st, target, actions)
+        _goto(flow, st, target, actions, words)
 
 
 def _handler_target(handler: s.IntentHandler | None, keys: str | None, intent: str | None) -> str | None:
@@ -210,6 +241,10 @@ def _node_answer(flow, st: FlowState, node, event, intent: str | None, actions: 
         for option in node.options:
             if (keys and keys == option.key) or (intent and intent == option.intent) or \
                     any(f" {p.lower()} " in text for p in option.phrases):
+                st.topic = option.intent or st.topic
+                return option.goto
+        for option in node.options:  # a value in the words ("4 1 7 2") only when nothing else matched
+            if option.entity and value_in_words(option.entity, event) is not None:
                 st.topic = option.intent or st.topic
                 return option.goto
         return None
@@ -235,9 +270,7 @@ def _node_answer(flow, st: FlowState, node, event, intent: str | None, actions: 
         return None
     st.variables[node.slot] = value
     if node.confirm:
-        st.waiting = "confirm"
-        _say(st, actions, node.confirm)
-        actions.append(listen_for(flow, node, confirming=True))
+        _ask_confirmation(flow, st, node, actions)
         return ""
     return node.next
 

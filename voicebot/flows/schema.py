@@ -28,12 +28,19 @@ class SayNode(_Strict):
     next: str
 
 
-class MenuOption(_Strict):
-    """One menu choice, picked by keypad ``key``, by the caller's ``intent`` or by a spoken phrase."""
+SlotType = Literal["digits", "order_number", "date", "yesno", "amount", "text"]
+ValueType = Literal["digits", "order_number", "date", "amount"]  # slot types whose value can sit inside a sentence
 
-    key: str | None = Field(None, pattern=r"^[0-9*#]$")
-    intent: str | None = None
-    phrases: list[str] = []
+
+class MenuOption(_Strict):
+    """One menu choice, picked by keypad ``key``, by the caller's ``intent``, by a spoken phrase or,
+    when no option matched those, by a spoken value of type ``entity``."""
+
+    key: str | None = Field(None, pattern=r"^[0-9*#]$", description="keypad key that picks this option")
+    intent: str | None = Field(None, description="understood intent that picks this option")
+    phrases: list[str] = Field([], description="spoken phrases that pick this option")
+    entity: ValueType | None = Field(None, description="picks this option when the caller's words hold a value of this "
+                                     "type (e.g. an order number) and no option's key, intent or phrase matched")
     goto: str
 
 
@@ -47,11 +54,10 @@ class MenuNode(_Strict):
     options: list[MenuOption] = Field(min_length=1)
 
 
-SlotType = Literal["digits", "order_number", "date", "yesno", "amount", "text"]
-
-
 class AskNode(_Strict):
-    """Say ``prompt``, collect one value of ``slot_type`` into ``slot``, validate, optionally confirm."""
+    """Say ``prompt``, collect one value of ``slot_type`` into ``slot``, validate, optionally confirm.
+
+    With ``prefill`` a valid value in the spoken turn that led here is taken without asking."""
 
     type: Literal["ask"]
     prompt: str
@@ -65,6 +71,8 @@ class AskNode(_Strict):
     max_length: int | None = Field(None, ge=1)
     pattern: str | None = Field(None, description="regular expression the whole value must match")
     confirm: str | None = Field(None, description="yes/no question, e.g. 'Order {order_number}, right?'")
+    prefill: bool = Field(False, description="take a valid value from the caller's words that led here (e.g. 'where is "
+                          "my order 4172') and skip the question; digits, order_number, date and amount slots only")
     retries: int | None = Field(None, ge=0, description="invalid answers tolerated; default: handlers.no_match.rephrase")
     next: str
     on_fail: str | None = Field(None, description="where to go when retries run out; default: handlers.no_match.goto")

@@ -7,9 +7,10 @@ The understanding layer's entities come first (``order_number``, ``digits``, ``y
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, get_args
 
 from voicebot.events import DtmfPressed, Utterance
+from voicebot.flows.schema import ValueType
 
 DIGIT_WORDS = {
     "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "to": "2", "too": "2", "three": "3",
@@ -77,6 +78,17 @@ def extract(slot_type: str, event: DtmfPressed | Utterance) -> Any:
         match = re.search(r"\d+(?:\.\d+)?", text.replace(",", ""))
         return float(match.group()) if match else None
     return text.strip() or None
+
+
+def value_in_words(slot_type: str, event: DtmfPressed | Utterance) -> Any:
+    """The value of ``slot_type`` that a spoken turn's words hold ("where is my order 4172" ->
+    "4172"), or None. Keys never count. Unlike ``extract`` there is no whole-text fallback: a
+    date needs a recognised date, and yes/no or free text never count as a value."""
+    if not isinstance(event, Utterance) or slot_type not in get_args(ValueType):
+        return None
+    if slot_type == "date" and (event.understanding is None or event.understanding.entity("date") is None):
+        return None
+    return extract(slot_type, event)
 
 
 def score(event: DtmfPressed | Utterance, scale: int) -> int | None:

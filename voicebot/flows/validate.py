@@ -2,7 +2,8 @@
 
 ``check_flow`` returns every problem it finds (never stops at the first): unknown node
 referenced, unreachable node, variable used before it is set, intent without examples or not
-declared, loop without exit, missing prompt file, unknown data source, bad expressions.
+declared, loop without exit, missing prompt file, unknown data source, bad expressions,
+``prefill`` on a slot type that cannot be taken from other words.
 Each problem is (key path in the YAML, human sentence); the loader turns paths into lines.
 """
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 from voicebot.flows import schema as s
 from voicebot.flows.expressions import FILTERS, expression_names, template_filters, template_names
@@ -91,6 +93,7 @@ def check_flow(flow: s.FlowModel, base_dir: Path | None, known_sources: set[str]
 
     problems += _check_intents(flow)
     problems += _check_resources(flow, base_dir, set(known_sources))
+    problems += _check_prefill(flow)
     if not graph_checks:
         return problems
     reachable = _reachable(flow.start, edges, nodes)
@@ -138,8 +141,8 @@ def _check_intents(flow: s.FlowModel):
             for key in {k for k in keys if keys.count(k) > 1}:
                 yield ("nodes", name, "options"), f"menu '{name}' uses key {key} for more than one option"
             for i, option in enumerate(node.options):
-                if not (option.key or option.intent or option.phrases):
-                    yield ("nodes", name, "options", i), f"option {i + 1} of menu '{name}' has no key, intent or phrases"
+                if not (option.key or option.intent or option.phrases or option.entity):
+                    yield ("nodes", name, "options", i), f"option {i + 1} of menu '{name}' has no key, intent, phrases or entity"
                 if option.intent:
                     used.append((("nodes", name, "options", i, "intent"), option.intent))
     for key, handler in _handlers(flow):
@@ -269,3 +272,11 @@ def _check_resources(flow: s.FlowModel, base_dir: Path | None, known_sources: se
                 re.compile(node.pattern)
             except re.error as exc:
                 yield ("nodes", name, "pattern"), f"node '{name}' has an invalid pattern: {exc}"
+
+
+def _check_prefill(flow: s.FlowModel):
+    value_types = get_args(s.ValueType)
+    for name, node in flow.nodes.items():
+        if isinstance(node, s.AskNode) and node.prefill and node.slot_type not in value_types:
+            yield ("nodes", name, "prefill"), (f"node '{name}' has prefill, but a {node.slot_type} slot cannot be taken from "
+                                               f"the words that led here; prefill works for {', '.join(value_types)} slots")

@@ -9,6 +9,7 @@ before the number's last expected digit.
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 from voicebot.actions import Listen
 from voicebot.flows.slots import spoken_digits, yes_or_no
@@ -27,6 +28,17 @@ def is_complete(listen: Listen | None, text: str) -> bool:
     if kind == "phrase" and isinstance(listen.grammar, (tuple, list)):
         return _plain(text) in {_plain(p) for p in listen.grammar}
     return False
+
+
+def answer_test(listen: Listen | None) -> Callable[[str], bool] | None:
+    """What a quick recognition must be to be kept (``RecognitionStream.finish(accept=...)``):
+    a complete answer for ``listen``, with exactly ``max_digits`` digits for a number (a quick
+    decode that loops reads too many); None (any plausible text) without ``complete_when``."""
+    if listen is None or not listen.complete_when:
+        return None
+    if listen.complete_when == "digits":
+        return lambda text: len(spoken_digits(text)) == listen.max_digits
+    return lambda text: is_complete(listen, text)
 
 
 MIN_SPEECH_PER_DIGIT_S = 0.25  # even fast talkers voice a spoken digit for about this long

@@ -50,9 +50,10 @@ class Pipeline:
     # Voice (prosody) emotion: ~1.5 ms per second of caller speech (librosa yin, benchmarks/
     # emotion_voice.py), small beside ASR on the turn's critical path, so on by default.
     voice_emotion: bool = True
-    # Early (speculative) decodes of all calls share this many slots: one wasted decode must
-    # not queue ahead of other callers' real ones on the shared recogniser.
-    speculation_slots: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(1))
+    # Early (speculative) decodes of all calls share this many slots (one decoding, one
+    # waiting): wasted decodes must not queue ahead of other callers' real ones on the shared
+    # recogniser. Early decodes are quick-window only, ~0.1-0.2 s each.
+    speculation_slots: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(2))
     _understanders: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -21,7 +21,7 @@ from voicebot.errors import VoicebotError
 from voicebot.events import CallEnded, CallStarted, Utterance
 from voicebot.handoff.context import build_context, find_customer, save_transfer
 from voicebot.session import metrics
-from voicebot.session.completeness import is_complete
+from voicebot.session.completeness import answer_test, is_complete
 from voicebot.session.playback import QueuedPrompt, split_chunks
 from voicebot.session.records import CallRecorder
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BUFFERED_BACKENDS = {"whisper"}  # decode only at finish(): worth a speculative decode
+SPECULATION_WAIT_S = 0.3  # an early decode waits this long for a free slot, then is skipped
 
 
 class TurnWorker:
@@ -54,6 +55,7 @@ class TurnWorker:
         self._stream = None
         self._stream_grammar = None
         self._grammar = None  # the Grammar object of the open stream
+        self._accept = None  # which quick recognitions count (completeness.answer_test)
         self._speculation: tuple[float, Recognition] | None = None  # (last voiced time, result)
         self._labels = itertools.count(1)
         self._pending_turn: dict[str, Any] | None = None  # timings waiting for the reply's first audio
@@ -151,6 +153,7 @@ class TurnWorker:
     def _open_stream(self, listen: Listen | None) -> None:
         grammar = self.pipeline.grammar_for(listen.grammar) if listen is not None else None
         self._speculation = None
+        self._accept = answer_test(listen)
         try:
             self._stream = self.pipeline.asr.stream(8000, grammar)
             self._stream_grammar = listen.grammar if listen is not None else None
@@ -166,20 +169,25 @@ class TurnWorker:
         that completely answers ``listen`` ends the turn at once (semantic endpointing)."""
         if self._stream is None or self.pipeline.backend_name(self._grammar) not in BUFFERED_BACKENDS:
             return
-        if self.session.spoke_after(last_voiced_s):  # the caller went on while this job waited
-            return
-        if not self.pipeline.speculation_slots.acquire(blocking=False):
-            return  # other calls are decoding early already: do not add to the recogniser's queue
+        if not self.pipeline.speculation_slots.acquire(timeout=SPECULATION_WAIT_S):
+            return  # other calls' early decodes are queued already: do not add to the recogniser's queue
         try:
+            if self.session.spoke_after(last_voiced_s):  # the caller went on while this job waited
+                return
             stream = self.pipeline.asr.stream(8000, self._grammar)
             stream.accept(pcm)
-            self._speculation = (last_voiced_s, stream.finish())
+            # quick only: an early look that is not yet an answer is dropped, not decoded again
+            # on the slow path (the caller may still be talking); the decode at the end does that
+            recognition = stream.finish(answer_test(listen), quick_only=True)
         except VoicebotError as exc:  # the regular decode at the end still happens
             log.info("call %s: speculative decode skipped: %s", self.session.call_sid, exc)
             return
         finally:
             self.pipeline.speculation_slots.release()
-        if is_complete(listen, self._speculation[1].text):
+        if not recognition.is_final:
+            return
+        self._speculation = (last_voiced_s, recognition)
+        if is_complete(listen, recognition.text):
             self.session.end_turn_early(last_voiced_s)
 
     def _finish_utterance(self, ended, endpoint_s: float, t_ended: float, early: bool = False) -> None:
@@ -192,7 +200,7 @@ class TurnWorker:
             timings["speculative"] = True
         else:
             try:
-                recognition = self._stream.finish() if self._stream is not None else Recognition("", 0.0)
+                recognition = self._stream.finish(self._accept) if self._stream is not None else Recognition("", 0.0)
             except VoicebotError as exc:  # e.g. an overloaded recogniser: the flow hears "not understood"
                 log.error("call %s: recognition failed: %s", self.session.call_sid, exc)
                 recognition = Recognition("", 0.0, backend="failed")
