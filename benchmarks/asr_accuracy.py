@@ -11,7 +11,7 @@ digits, as ``audio_fixtures/order_*.wav`` but never the same takes), decoded as 
 way the demo flow asks for them (a quick decode counts only if it is a complete answer); accuracy = the digits read (``spoken_digits``) equal the number.
 
 Run: OMP_NUM_THREADS=1 python benchmarks/asr_accuracy.py [--backends auto,whisper,pocketsphinx]
-     [--digit-stride 1] [--orders 60] [--json]
+     [--digit-stride 1] [--orders 60] [--full-window] [--json]
      python benchmarks/asr_accuracy.py --telephone-cmn   (prints pocketsphinx's 8 kHz CMN prior)
 """
 from __future__ import annotations
@@ -135,6 +135,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="ASR WER/RTF and digit accuracy per backend")
     parser.add_argument("--backends", default="auto,whisper,pocketsphinx", help="comma-separated; vosk needs models/vosk-en-us-small")
     parser.add_argument("--digit-stride", type=int, default=1, help="use every Nth held-out digit file (1 = all 600)")
+    parser.add_argument("--full-window", action="store_true", help="Whisper: always decode on the full 30 s window (no quick pass), for comparison")
     parser.add_argument("--orders", type=int, default=60, help="4-digit order numbers to decode as open speech (0: skip)")
     parser.add_argument("--skip-open", action="store_true")
     parser.add_argument("--skip-digits", action="store_true")
@@ -151,10 +152,14 @@ def main() -> int:
     for name in args.backends.split(","):
         try:
             asr = load_asr(name)
+            if args.full_window and name == "whisper":
+                from voicebot.asr.whisper import WhisperASR
+
+                asr = WhisperASR(window_pad_s=None)
         except VoicebotError as exc:
             print(f"{name}: skipped ({exc})", file=sys.stderr)
             continue
-        row = {"backend": name}
+        row = {"backend": name + (" (full window)" if args.full_window and name == "whisper" else "")}
         if not args.skip_open:
             row["open"] = open_speech(asr, normalizer)
         if not args.skip_digits:

@@ -149,6 +149,27 @@ def test_a_pause_mid_number_discards_the_early_decode(pipeline):
         call.stop()
 
 
+@pytest.mark.skipif(not (shared_datasets_dir() / "emotional_speech_ravdess").exists(), reason="needs the shared RAVDESS dataset")
+def test_an_answer_that_is_not_complete_gets_the_thorough_early_decode(pipeline):
+    """In real time: "kids are talking by the door" (RAVDESS, a person) answers the billing
+    yes/no question. Its quick early decode is no yes/no, so it is dropped as a draft; the
+    thorough decode later in the same pause is final and is the turn's recognition, reused
+    after the end-of-turn silence (not decoded a third time), and the turn is not ended early."""
+    clip = read_wav(shared_datasets_dir() / "emotional_speech_ravdess" / "wav" / "03-01-01-01-01-01-01.wav").at_rate(8000).pcm
+    call = Call_(pipeline, speed=1.0)
+    try:
+        assert call.wait_until_listening()
+        call.drive.press("2")  # billing: a yes/no question
+        assert call.wait_for_prompt("billing specialist") and call.wait_until_listening()
+        call.drive.say(clip)
+        assert call.drive.until(lambda: bool(call.session.worker.turns), max_s=30)
+        turn = call.session.worker.turns[-1]
+        assert turn.get("speculative") is True and not turn.get("ended_early"), turn
+        assert turn["text"] == "", turn  # a yes/no question: the sentence maps to no answer
+    finally:
+        call.stop()
+
+
 def test_a_complete_order_number_ends_the_turn_before_the_full_silence(pipeline):
     """Semantic endpointing, in real time: the early decode of "four one seven two" has the
     4 digits the order-number Listen expects, so the turn ends without the end-of-turn silence

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Literal
 
 import numpy as np
+
+
+Passes = Literal["auto", "quick", "thorough"]  # which decodes ``RecognitionStream.finish`` may run
 
 
 @dataclass(frozen=True)
@@ -54,14 +57,15 @@ class RecognitionStream(ABC):
         """Feed int16 PCM at the stream's sample rate; return a partial result if one is ready."""
 
     @abstractmethod
-    def finish(self, accept: Callable[[str], bool] | None = None, quick_only: bool = False) -> Recognition:
+    def finish(self, accept: Callable[[str], bool] | None = None, passes: Passes = "auto") -> Recognition:
         """End of utterance: return the final result.
 
-        ``accept`` tells whether a text is a usable answer (say, four digits for an order
-        number). A recogniser with a quick and a thorough decode (Whisper) returns the quick
-        result only when it passes; with ``quick_only`` it never runs the thorough decode and
-        returns a quick result that failed with ``is_final=False`` (a draft: an early look at
-        an utterance, never its answer). Streaming recognisers have one final result and
+        For a recogniser with a quick and a thorough decode (Whisper): ``accept`` tells whether
+        a text is a usable answer (say, four digits for an order number); with ``passes`` =
+        "auto" the quick result is returned when it passes, else the thorough one; "quick"
+        never runs the thorough decode and returns a quick result that failed with
+        ``is_final=False`` (a draft: an early look at an utterance, never its answer);
+        "thorough" skips the quick decode. Streaming recognisers have one final result and
         ignore both."""
 
 

@@ -138,7 +138,7 @@ class _PocketsphinxStream(RecognitionStream):
         self._decode_s += time.perf_counter() - start
         return None
 
-    def finish(self, accept=None, quick_only=False) -> Recognition:  # one final result: nothing to choose
+    def finish(self, accept=None, passes="auto") -> Recognition:  # one final result: nothing to choose
         if self._closed:
             raise ASRError("stream already finished")
         self._closed = True

@@ -78,7 +78,7 @@ class _VoskStream(RecognitionStream):
         partial = grammars.normalize(partial.replace("[unk]", ""), self._grammar) if self._grammar else partial.strip()
         return Recognition(partial, 0.0, is_final=False, backend="vosk") if partial else None
 
-    def finish(self, accept=None, quick_only=False) -> Recognition:  # one final result: nothing to choose
+    def finish(self, accept=None, passes="auto") -> Recognition:  # one final result: nothing to choose
         if self._closed:
             raise ASRError("stream already finished")
         self._closed = True

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from voicebot.asr import grammar as grammars
-from voicebot.asr.base import ASR, Grammar, Recognition, RecognitionStream, Word
+from voicebot.asr.base import ASR, Grammar, Passes, Recognition, RecognitionStream, Word
 from voicebot.audio.resample import resample
 from voicebot.audio.vad import VoiceActivityDetector
 from voicebot.errors import ASRError, ModelNotFoundError
@@ -117,15 +117,15 @@ class WhisperASR(ASR):
         return pcm16k[first: (speech[-1] + 1) * frame + margin], first / 16000
 
     def decode(self, pcm16k: np.ndarray, grammar: Grammar | None, hints: tuple[str, ...],
-               accept: Callable[[str], bool] | None = None, quick_only: bool = False) -> Recognition:
+               accept: Callable[[str], bool] | None = None, passes: Passes = "auto") -> Recognition:
         """Decode one utterance (16 kHz int16) under the shared-model lock.
 
         Quick pass first: the encoder sees the speech plus ``window_pad_s`` (at least
         ``min_window_s``) instead of 30 s, several times cheaper. Its text is kept when it looks
         like speech (``_plausible``: not empty, not looping) and either the speech is long
         (``LONG_SPEECH_S``) or ``accept`` passes; otherwise the utterance is decoded again on the
-        full 30 s window (with ``quick_only``: returned as a draft, ``is_final=False``, instead).
-        Short speech without ``accept`` goes straight to the full window.
+        full 30 s window (``passes="quick"``: returned as a draft, ``is_final=False``, instead).
+        Short speech without ``accept``, and ``passes="thorough"``, go straight to the full window.
         Measured in docs/asr.md: read sentences have the same WER on both windows; on short
         digit strings the quick pass alone is worse, but a quick result that is a complete
         answer is as accurate as the full decode."""
@@ -138,7 +138,7 @@ class WhisperASR(ASR):
             raise ASRError("Whisper is overloaded: too many utterances waiting to be decoded")
         try:
             with self._lock:
-                segments, words, frames, final = self._decode_quick_or_full(pcm16k, grammar, hints, accept, quick_only)
+                segments, words, frames, final = self._decode_quick_or_full(pcm16k, grammar, hints, accept, passes)
         finally:
             self._slots.release()
         raw = _text(segments)
@@ -153,16 +153,16 @@ class WhisperASR(ASR):
                            decode_s=time.perf_counter() - start)
 
     def _decode_quick_or_full(self, pcm16k: np.ndarray, grammar: Grammar | None, hints: tuple[str, ...],
-                              accept: Callable[[str], bool] | None, quick_only: bool):
+                              accept: Callable[[str], bool] | None, passes: Passes):
         """Segments, words, the window they were decoded on and whether they are final (see ``decode``)."""
         audio_s = len(pcm16k) / 16000
         frames = self._window_frames(audio_s)
         long_speech = audio_s - 2 * SPAN_MARGIN_S >= LONG_SPEECH_S
-        if frames == FULL_WINDOW_FRAMES or not (long_speech or accept):
+        if frames == FULL_WINDOW_FRAMES or passes == "thorough" or not (long_speech or accept):
             return (*self._decode_in(FULL_WINDOW_FRAMES, pcm16k, grammar, hints), FULL_WINDOW_FRAMES, True)
         segments, words = self._decode_in(frames, pcm16k, grammar, hints)
         good = _plausible(segments, grammar, audio_s) and (long_speech or (accept is not None and accept(grammars.normalize(_text(segments), grammar))))
-        if good or quick_only:
+        if good or passes == "quick":
             return segments, words, frames, good
         # the short window looped, read nothing or missed the answer: decode again as Whisper
         # was trained, on a full 30 s window
@@ -233,12 +233,12 @@ class _WhisperStream(RecognitionStream):
         self._chunks.append(np.asarray(pcm, dtype=np.int16))
         return None
 
-    def finish(self, accept: Callable[[str], bool] | None = None, quick_only: bool = False) -> Recognition:
+    def finish(self, accept: Callable[[str], bool] | None = None, passes: Passes = "auto") -> Recognition:
         if self._closed:
             raise ASRError("stream already finished")
         self._closed = True
         pcm = np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.int16)
-        return self._asr.decode(resample(pcm, self._rate, 16000), self._grammar, self._hints, accept, quick_only)
+        return self._asr.decode(resample(pcm, self._rate, 16000), self._grammar, self._hints, accept, passes)
 
 
 

@@ -58,6 +58,10 @@ class SessionSettings:
     # When that decode is a complete answer for the Listen (``complete_when``), the turn ends
     # at once (voicebot.session.completeness).
     speculate_after_s: float | None = 0.15
+    # Early decodes are quick (Whisper's short window) and kept only when final; if the caller
+    # is still silent this long, the thorough decode (full window) runs too, so an answer that
+    # is not complete (an off-menu question) is ready soon after the end-of-turn silence.
+    thorough_after_s: float | None = 0.3
 
 
 class VoiceCallSession:
@@ -78,7 +82,7 @@ class VoiceCallSession:
         self._dtmf: DtmfCollector | None = None
         self._pending_end: HangUp | Transfer | None = None
         self._utterance: list[np.ndarray] = []  # audio of the utterance being captured (for speculation)
-        self._voiced_ms, self._last_voiced_s, self._speculated_for = 0.0, 0.0, None
+        self._voiced_ms, self._last_voiced_s, self._speculated_for, self._thorough_for = 0.0, 0.0, None, None
         self._started = self._stopped = self._ended = False
         self._typeahead = ""  # keys pressed while the bot was not listening yet
         self.barge_ins: list[tuple[str, float, float]] = []  # (speech|dtmf, heard_fraction, at)
@@ -234,7 +238,7 @@ class VoiceCallSession:
         if isinstance(event, SpeechStarted):
             self._timers.cancel(NO_INPUT)
             self._jobs.put(("asr_open", self._listen))
-            self._utterance, self._voiced_ms, self._speculated_for = [], 0.0, None
+            self._utterance, self._voiced_ms, self._speculated_for, self._thorough_for = [], 0.0, None, None
         if len(ep.to_forward):
             self._utterance.append(ep.to_forward)
             self._jobs.put(("asr_feed", ep.to_forward))
@@ -260,11 +264,17 @@ class VoiceCallSession:
         the caller stays silent the turn uses that result and skips the decode after the end."""
         if ep.speech_ms > self._voiced_ms:
             self._voiced_ms, self._last_voiced_s = ep.speech_ms, ep.now_s
-        elif (self.settings.speculate_after_s is not None and self._speculated_for != self._last_voiced_s
-              and ep.now_s - self._last_voiced_s >= self.settings.speculate_after_s
-              and could_be_complete(self._listen, self._voiced_ms / 1000)):
+            return
+        pause_s = ep.now_s - self._last_voiced_s
+        s = self.settings
+        if not could_be_complete(self._listen, self._voiced_ms / 1000):
+            return
+        if s.speculate_after_s is not None and self._speculated_for != self._last_voiced_s and pause_s >= s.speculate_after_s:
             self._speculated_for = self._last_voiced_s
-            self._jobs.put(("asr_speculate", np.concatenate(self._utterance), self._last_voiced_s, self._listen))
+            self._jobs.put(("asr_speculate", np.concatenate(self._utterance), self._last_voiced_s, self._listen, False))
+        elif s.thorough_after_s is not None and self._thorough_for != self._last_voiced_s and pause_s >= s.thorough_after_s:
+            self._thorough_for = self._last_voiced_s
+            self._jobs.put(("asr_speculate", np.concatenate(self._utterance), self._last_voiced_s, self._listen, True))
 
     def _barge_in_locked(self, by: str, after: list) -> None:
         self._barge_in.reset()

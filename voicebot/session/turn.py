@@ -71,7 +71,7 @@ class TurnWorker:
             if self._stream is not None:
                 self._stream.accept(job[1])
         elif kind == "asr_speculate":
-            self._speculate(job[1], job[2], job[3])
+            self._speculate(*job[1:])
         elif kind == "asr_drop":
             self._stream = None
         elif kind == "asr_finish":
@@ -163,12 +163,17 @@ class TurnWorker:
             self._stream, self._stream_grammar = self.pipeline.asr.stream(8000, None), None
         self._grammar = grammar
 
-    def _speculate(self, pcm, last_voiced_s: float, listen: Listen | None = None) -> None:
+    def _speculate(self, pcm, last_voiced_s: float, listen: Listen | None = None, thorough: bool = False) -> None:
         """Decode the utterance so far (see ``SessionSettings.speculate_after_s``) when the
         recogniser only decodes at the end; streaming recognisers already keep up. A decode
-        that completely answers ``listen`` ends the turn at once (semantic endpointing)."""
+        that completely answers ``listen`` ends the turn at once (semantic endpointing).
+        The first early decode of a pause is quick only; a ``thorough`` one (later in the same
+        pause, ``thorough_after_s``) runs the slow, accurate decode, only if the quick one
+        left no final result."""
         if self._stream is None or self.pipeline.backend_name(self._grammar) not in BUFFERED_BACKENDS:
             return
+        if thorough and self._speculation is not None and self._speculation[0] == last_voiced_s:
+            return  # the quick decode of this pause was final already
         if not self.pipeline.speculation_slots.acquire(timeout=SPECULATION_WAIT_S):
             return  # other calls' early decodes are queued already: do not add to the recogniser's queue
         try:
@@ -176,9 +181,10 @@ class TurnWorker:
                 return
             stream = self.pipeline.asr.stream(8000, self._grammar)
             stream.accept(pcm)
-            # quick only: an early look that is not yet an answer is dropped, not decoded again
-            # on the slow path (the caller may still be talking); the decode at the end does that
-            recognition = stream.finish(answer_test(listen), quick_only=True)
+            # quick: an early look that is not yet an answer is dropped, not decoded again on the
+            # slow path at once (the caller may still be talking); a longer pause brings the
+            # thorough decode, and the decode at the end covers the rest
+            recognition = stream.finish(answer_test(listen), passes="thorough" if thorough else "quick")
         except VoicebotError as exc:  # the regular decode at the end still happens
             log.info("call %s: speculative decode skipped: %s", self.session.call_sid, exc)
             return
