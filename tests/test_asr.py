@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import re
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -204,6 +205,20 @@ def test_whisper_quick_pass_keeps_only_accepted_answers(whisper):
     rejected = whisper.transcribe(pcm, 8000, accept=lambda text: False)
     full = _full_window(whisper).transcribe(pcm, 8000)
     assert (rejected.text, rejected.confidence) == (full.text, full.confidence)
+
+
+@pytest.mark.skipif(not (shared_datasets_dir() / "fsdd_digits").exists(), reason="needs the shared FSDD dataset")
+def test_whisper_digit_that_once_hung_the_quick_pass_is_read(whisper):
+    """Digit-constrained decoding of this padded digit on a short window spun inside
+    CTranslate2 without end; the quick pass now only decodes freely. Run in a thread so a
+    regression fails here instead of hanging the suite."""
+    pcm = read_wav(shared_datasets_dir() / "fsdd_digits" / "wav" / "7_jackson_38.wav").pcm
+    results = []
+    worker = threading.Thread(target=lambda: results.append(
+        whisper.transcribe(pcm, 8000, grammars.digits(), accept=lambda text: len(text.split()) == 1)), daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert results and results[0].text == "seven", results
 
 
 def test_whisper_quick_pass_refuses_loops_and_empty_text():

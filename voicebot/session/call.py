@@ -260,8 +260,9 @@ class VoiceCallSession:
         self._jobs.put(("asr_finish", event, endpoint_s, time.perf_counter(), early))
 
     def _maybe_speculate(self, ep: Endpointer) -> None:
-        """After a short pause, decode what was said so far while endpointing still waits; if
-        the caller stays silent the turn uses that result and skips the decode after the end."""
+        """After a short pause, decode what was said so far while endpointing still waits (quick,
+        then, if the pause lasts ``thorough_after_s``, thorough); if the caller stays silent the
+        turn uses a final result and skips the decode after the end."""
         if ep.speech_ms > self._voiced_ms:
             self._voiced_ms, self._last_voiced_s = ep.speech_ms, ep.now_s
             return

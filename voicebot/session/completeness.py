@@ -33,7 +33,8 @@ def is_complete(listen: Listen | None, text: str) -> bool:
 def answer_test(listen: Listen | None) -> Callable[[str], bool] | None:
     """What a quick recognition must be to be kept (``RecognitionStream.finish(accept=...)``):
     a complete answer for ``listen``, with exactly ``max_digits`` digits for a number (a quick
-    decode that loops reads too many); None (any plausible text) without ``complete_when``."""
+    decode that loops reads too many); None without ``complete_when`` (the recogniser then keeps
+    a quick result only for long speech)."""
     if listen is None or not listen.complete_when:
         return None
     if listen.complete_when == "digits":
