@@ -161,11 +161,12 @@ class WhisperASR(ASR):
         """Segments, words, the window they were decoded on and whether they are final (see ``decode``)."""
         audio_s = len(pcm16k) / 16000
         frames = self._window_frames(audio_s)
-        long_speech = audio_s - 2 * SPAN_MARGIN_S >= LONG_SPEECH_S
+        speech_s = max(0.0, audio_s - 2 * SPAN_MARGIN_S)  # the span without its margins
+        long_speech = speech_s >= LONG_SPEECH_S
         if frames == FULL_WINDOW_FRAMES or passes == "thorough" or not (long_speech or accept):
             return (*self._decode_in(FULL_WINDOW_FRAMES, pcm16k, grammar, hints), FULL_WINDOW_FRAMES, True)
         segments, words = self._decode_in(frames, pcm16k, grammar, hints)
-        good = _plausible(segments, grammar, audio_s) and (long_speech or (accept is not None and accept(grammars.normalize(_text(segments), grammar))))
+        good = _plausible(segments, grammar, speech_s) and (long_speech or (accept is not None and accept(grammars.normalize(_text(segments), grammar))))
         if good or passes == "quick":
             return segments, words, frames, good
         # the short window looped, read nothing or missed the answer: decode again as Whisper
@@ -256,14 +257,12 @@ def _max_tokens(audio_s: float) -> int:
     return int(12 + 2 * MAX_WORDS_PER_S * audio_s)
 
 
-def _plausible(segments, grammar: Grammar | None, audio_s: float) -> bool:
-    """False when a decode of ``audio_s`` seconds (a speech span, margins included) read nothing,
-    more words than that much speech can hold, or repetitive text: the signs of a short-window
-    decode gone wrong."""
+def _plausible(segments, grammar: Grammar | None, speech_s: float) -> bool:
+    """False when a decode of ``speech_s`` seconds of speech read nothing, more words than that
+    much speech can hold, or repetitive text: the signs of a short-window decode gone wrong."""
     text = _text(segments)  # as read: a sentence that is no menu phrase is still a good reading
     if not text.strip(" .,?!"):
         return False
-    speech_s = max(0.0, audio_s - 2 * SPAN_MARGIN_S)
     rate = MAX_DIGITS_PER_S if grammar is not None and grammar.kind == "digits" else MAX_WORDS_PER_S
     if len(text.split()) > 1 + rate * speech_s:
         return False
