@@ -20,8 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from nlu_datasets import RAVDESS  # noqa: E402
 
 from voicebot.asr.registry import load_asr  # noqa: E402
-from voicebot.flows.conversation import ConversationRunner, load_scenarios  # noqa: E402
-from voicebot.flows.datasources import DataSources  # noqa: E402
+from voicebot.session.datasources import DataSources  # noqa: E402
+from voicebot.testing.conversations import ConversationRunner  # noqa: E402
+from voicebot.testing.scenarios import load_scenarios  # noqa: E402
 from voicebot.nlu.understander import Understander  # noqa: E402
 from voicebot.storage.db import Database  # noqa: E402
 from voicebot.storage.seed import seed_demo  # noqa: E402

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from voicebot.actions import Lookup
 from voicebot.events import CallStarted, DtmfPressed, LookupCompleted
-from voicebot.flows.datasources import DataSources
 from voicebot.flows.engine import FlowState, step
 from voicebot.flows.loader import load_flow
+from voicebot.session.datasources import DataSources
 from voicebot.storage.db import Database
 from voicebot.storage.seed import seed_demo
 
@@ -59,7 +59,7 @@ def main() -> None:
                 while actions and isinstance(actions[-1], Lookup):
                     lookup = actions[-1]
                     t = time.perf_counter()
-                    result = sources.run(lookup.source, lookup.params, lookup.timeout_s)
+                    result = sources.call(lookup.source, lookup.params)
                     lookups.append(time.perf_counter() - t)
                     t = time.perf_counter()
                     state, actions = step(flow, state, LookupCompleted(lookup.lookup_id, result))

@@ -18,7 +18,7 @@ import pytest
 from conftest import ACCOUNT_SID, AUTH_TOKEN
 
 from voicebot.actions import Say
-from voicebot.telephony.twilio import call_store
+from voicebot.storage import calls
 from voicebot.testing.twilio_sim import Keys, Speech, TwilioSimulator
 
 FIXTURES = Path(__file__).resolve().parent.parent / "audio_fixtures"
@@ -106,7 +106,7 @@ def test_agent_key_transfers_over_rest_with_a_context_record(order_call, real_se
     [record] = order_call.transfers
     assert record["destination"] == real_server.settings.transfer_number and record["reason"]
     assert record["context"] and record["call_sid"] == order_call.call_sid
-    call = call_store.get_call(real_server.state.db, order_call.call_sid)
+    call = calls.get_call(real_server.state.db, order_call.call_sid)
     assert call.outcome == "transferred" and call.status == "completed"
 
 

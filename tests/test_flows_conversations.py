@@ -13,8 +13,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from voicebot.flows.conversation import ConversationRunner, load_scenarios, scenario_files  # noqa: E402
-from voicebot.flows.datasources import DataSources  # noqa: E402
+from voicebot.testing.conversations import ConversationRunner  # noqa: E402
+from voicebot.testing.scenarios import load_scenarios, scenario_files  # noqa: E402
+from voicebot.session.datasources import DataSources  # noqa: E402
 from voicebot.storage.db import Database  # noqa: E402
 from voicebot.storage.seed import seed_demo  # noqa: E402
 

@@ -9,10 +9,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import func, select
 
+from voicebot.actions import Lookup
 from voicebot.errors import LookupFailedError
-from voicebot.flows.datasources import DataSources, http_source
+from voicebot.events import LookupCompleted, LookupFailed
 from voicebot.flows.loader import load_flow_text
-from voicebot.storage import repositories as repo
+from voicebot.session.datasources import DataSources, http_source
+from voicebot.session.lookups import lookup_pool, run_lookup
+from voicebot.storage import flow_versions
 from voicebot.storage.db import Database
 from voicebot.storage.seed import seed_demo
 from voicebot.storage.tables import Customer, Order
@@ -34,25 +37,25 @@ def sources(db):
 
 
 def test_demo_facts(sources):
-    shipped = sources.run("order_by_number", {"number": "4172"})
+    shipped = sources.call("order_by_number", {"number": "4172"})
     assert (shipped["found"], shipped["status"], shipped["eta"]) == (True, "shipped", "Thursday")
-    assert sources.run("order_by_number", {"number": "5093"})["status"] == "processing"
-    assert sources.run("order_by_number", {"number": "9999"}) == {"found": False, "number": "9999"}
+    assert sources.call("order_by_number", {"number": "5093"})["status"] == "processing"
+    assert sources.call("order_by_number", {"number": "9999"}) == {"found": False, "number": "9999"}
 
 
 def test_customer_by_phone_normalises_numbers(sources):
     for phone in ("+15550001111", "+1 (555) 000-1111", "555-000-1111"):
-        assert sources.run("customer_by_phone", {"phone": phone})["first_name"] == "Ana"
-    assert sources.run("customer_by_phone", {"phone": "+15559990000"})["found"] is False
+        assert sources.call("customer_by_phone", {"phone": phone})["first_name"] == "Ana"
+    assert sources.call("customer_by_phone", {"phone": "+15559990000"})["found"] is False
 
 
 def test_recommendations_come_from_past_purchases(sources):
-    ana = sources.run("recommendations", {"phone": "+15550001111"})
+    ana = sources.call("recommendations", {"phone": "+15550001111"})
     assert ana["found"] and ana["last_item"] == "wireless headphones"
     assert "usb-c charger" in ana["items"] and "headphones" not in ana["items"]  # not what she owns
-    stranger = sources.run("recommendations", {"phone": "+15559990000"})
+    stranger = sources.call("recommendations", {"phone": "+15559990000"})
     assert stranger["found"] is False and stranger["items"]  # best sellers instead
-    orders = sources.run("orders_by_phone", {"phone": "+15550001111"})
+    orders = sources.call("orders_by_phone", {"phone": "+15550001111"})
     assert [o["number"] for o in orders["orders"]] == ["4172", "3381"]  # newest first
 
 
@@ -68,21 +71,36 @@ def test_seeding_is_idempotent(db):
 
 def test_unknown_source_and_failing_functions(sources):
     with pytest.raises(LookupFailedError, match="not registered"):
-        sources.run("weather", {})
+        sources.call("weather", {})
     local = DataSources()
     local.register("boom", lambda params: 1 / 0)
     local.register("not_a_dict", lambda params: [1, 2])
-    local.register("slow", lambda params: time.sleep(1.0) or {"ok": True})
     local.register("echo", lambda params: {"got": params})
-    assert local.run("echo", {"a": 1}) == {"got": {"a": 1}}
+    assert local.call("echo", {"a": 1}) == {"got": {"a": 1}}
     with pytest.raises(LookupFailedError, match="failed: division by zero"):
-        local.run("boom", {})
+        local.call("boom", {})
     with pytest.raises(LookupFailedError, match="not a JSON object"):
-        local.run("not_a_dict", {})
-    started = time.perf_counter()
-    with pytest.raises(LookupFailedError, match="timed out after 0.2 s"):
-        local.run("slow", {}, timeout_s=0.2)
-    assert time.perf_counter() - started < 0.9
+        local.call("not_a_dict", {})
+
+
+def test_lookups_run_on_the_pool_with_their_own_time_limit():
+    """One pool, one timeout: a source that never answers is given up at the lookup's
+    ``timeout_s`` while it is still running (its thread is abandoned, not waited for)."""
+    release = threading.Event()
+    local = DataSources()
+    local.register("stuck", lambda params: release.wait(30) and {"late": True})
+    local.register("echo", lambda params: {"got": params})
+    local.register("boom", lambda params: 1 / 0)
+    pool = lookup_pool()
+    try:
+        assert run_lookup(pool, local, Lookup("l1", "echo", {"a": 1})) == LookupCompleted("l1", {"got": {"a": 1}})
+        failed = run_lookup(pool, local, Lookup("l2", "boom"))
+        assert isinstance(failed, LookupFailed) and "division by zero" in failed.reason
+        timed_out = run_lookup(pool, local, Lookup("l3", "stuck", timeout_s=0.2))
+        assert timed_out == LookupFailed("l3", "timed out after 0.2 s") and not release.is_set()
+    finally:
+        release.set()
+        pool.shutdown(wait=True)
 
 
 class _Api(BaseHTTPRequestHandler):
@@ -147,18 +165,18 @@ nodes:
 """)
     sources = DataSources.for_flow(flow, db)
     assert {"loyalty", "upper", "order_by_number"} <= sources.names()
-    assert sources.run("loyalty", {"phone": "42"}) == {"path": "/loyalty/42"}
+    assert sources.call("loyalty", {"phone": "42"}) == {"path": "/loyalty/42"}
     with pytest.raises(LookupFailedError, match="data source 'upper' failed"):
-        sources.run("upper", {})  # capwords needs a string, gets the params dict: a real failure path
+        sources.call("upper", {})  # capwords needs a string, gets the params dict: a real failure path
 
 
 def test_flow_versions_repository(db):
-    first = repo.save_flow_version(db, "demo", "a: 1", "sha-a")
-    assert repo.save_flow_version(db, "demo", "a: 1", "sha-a") == first  # unchanged: not duplicated
-    second = repo.save_flow_version(db, "demo", "a: 2", "sha-b")
-    assert [v["id"] for v in repo.list_flow_versions(db, "demo")] == [second, first]
-    assert repo.get_flow_version(db, first)["source"] == "a: 1"
-    assert repo.get_flow_version(db, 10**6) is None
+    first = flow_versions.save_flow_version(db, "demo", "a: 1", "sha-a")
+    assert flow_versions.save_flow_version(db, "demo", "a: 1", "sha-a") == first  # unchanged: not duplicated
+    second = flow_versions.save_flow_version(db, "demo", "a: 2", "sha-b")
+    assert [v["id"] for v in flow_versions.list_flow_versions(db, "demo")] == [second, first]
+    assert flow_versions.get_flow_version(db, first)["source"] == "a: 1"
+    assert flow_versions.get_flow_version(db, 10**6) is None
 
 
 @pytest.mark.postgres
@@ -169,7 +187,7 @@ def test_seed_and_lookups_on_postgresql():
     seed_demo(database)
     sources = DataSources()
     sources.add_sql(database)
-    assert sources.run("order_by_number", {"number": "4172"})["eta"] == "Thursday"
-    assert sources.run("order_by_number", {"number": "9999"})["found"] is False
-    assert sources.run("customer_by_phone", {"phone": "+15550001111"})["first_name"] == "Ana"
+    assert sources.call("order_by_number", {"number": "4172"})["eta"] == "Thursday"
+    assert sources.call("order_by_number", {"number": "9999"})["found"] is False
+    assert sources.call("customer_by_phone", {"phone": "+15550001111"})["first_name"] == "Ana"
     database.engine.dispose()

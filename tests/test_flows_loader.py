@@ -13,7 +13,7 @@ import pytest
 from voicebot.errors import FlowError
 from voicebot.flows.loader import load_flow
 from voicebot.flows.schema import flow_json_schema
-from voicebot.flows.store import FlowStore
+from voicebot.session.flow_store import FlowStore
 from voicebot.storage.db import Database
 
 DEMO = Path(__file__).resolve().parent.parent / "flows" / "retail_demo.yaml"

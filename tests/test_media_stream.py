@@ -17,7 +17,7 @@ from conftest import StreamClient, answer_call, thread_names, wait_for
 
 from voicebot.audio.codecs import ulaw_decode, ulaw_encode
 from voicebot.storage.tables import Turn
-from voicebot.telephony.twilio import call_store
+from voicebot.storage import calls
 from voicebot.telephony.twilio.serializer import Dtmf, Media, TwilioSerializer
 
 
@@ -56,7 +56,7 @@ def test_start_with_valid_token_greets_with_paced_frames_and_a_mark(echo_server)
     sent = ulaw_decode(b"".join(payloads))
     assert np.abs(sent).max() > 6000  # the tone, not silence
     assert session.started_with["caller"] == "+15551110000" and "token" not in session.started_with
-    assert call_store.get_call(echo_server.state.db, call_sid).token_used
+    assert calls.get_call(echo_server.state.db, call_sid).token_used
     _stop(client, call_sid)
     assert client.closed_by_server()
 
@@ -111,7 +111,7 @@ def test_stop_ends_the_session_and_closes_the_socket(echo_server):
     assert client.closed_by_server()
     assert wait_for(lambda: session.stopped == "hangup")
     with echo_server.state.db.session() as s:
-        call = call_store.get_call(echo_server.state.db, call_sid)
+        call = calls.get_call(echo_server.state.db, call_sid)
         texts = [t.text for t in s.query(Turn).filter(Turn.call_id == call.id)]
     assert texts == ["media stream ended: hangup"]
 
@@ -141,7 +141,7 @@ def test_bad_stream_token_closes_the_socket_without_a_session(echo_server, case,
     assert echo_server.sessions.keys() == sessions_before.keys()
     assert any(call_sid in r.getMessage() and "stream rejected" in r.getMessage() for r in caplog.records)
     if case == "wrong_call":
-        assert not call_store.get_call(echo_server.state.db, other_sid).token_used
+        assert not calls.get_call(echo_server.state.db, other_sid).token_used
     if case == "used":
         _stop(first, call_sid)
         first.close()
@@ -205,7 +205,7 @@ def test_a_dropped_socket_ends_the_call_cleanly_and_leaves_no_threads(echo_serve
     assert session.stopped in ("socket dropped", "socket closed")
     assert wait_for(lambda: thread_names() <= baseline, timeout=5), thread_names() - baseline
     with echo_server.state.db.session() as s:
-        call = call_store.get_call(echo_server.state.db, call_sid)
+        call = calls.get_call(echo_server.state.db, call_sid)
         assert s.query(Turn).filter(Turn.call_id == call.id).count() == 1  # what happened is kept
     assert requests.get(echo_server.url + "/healthz", timeout=5).status_code == 200
 

@@ -19,11 +19,11 @@ from voicebot.actions import Say
 from voicebot.asr.registry import load_asr
 from voicebot.audio.wavfile import read_wav
 from voicebot.config import PROJECT_ROOT, load_settings
-from voicebot.flows.datasources import DataSources
+from voicebot.session.datasources import DataSources
 from voicebot.flows.loader import load_flow
 from voicebot.session.call import SessionSettings, VoiceCallSession
 from voicebot.session.pipeline import Pipeline, build_pipeline
-from voicebot.session.recording import CallDriver, RecordingCallIO
+from voicebot.session.memory_channel import CallDriver, RecordingCallIO
 from voicebot.session.timers import FrameClock
 from voicebot.storage.seed import seed_demo
 from voicebot.storage.tables import Call, TransferRecord, Turn
@@ -55,7 +55,7 @@ class Call_:
 
     @property
     def prompts(self) -> list[str]:
-        return self.session.worker.prompts
+        return self.session.prompts
 
     def wait_for_prompt(self, fragment: str, max_s: float = 30.0) -> bool:
         return self.drive.until(lambda: any(fragment in p for p in self.prompts), max_s)
@@ -104,8 +104,8 @@ def test_spoken_order_number_gets_the_status_spoken_back(pipeline):
         call.drive.say(_speech("order_4172.wav"))  # human speech: "four one seven two"
         assert call.wait_for_prompt("has shipped", max_s=40)
         assert "Order 4 1 7 2 has shipped and arrives Thursday." in call.prompts
-        assert call.drive.until(lambda: bool(call.session.worker.turns))
-        turn = call.session.worker.turns[-1]
+        assert call.drive.until(lambda: bool(call.session.turns))
+        turn = call.session.turns[-1]
         assert turn["text"] and turn["backend"]
         # timed from the last speech frame to the reply, across the lookup
         assert set(turn["stages"]) == {"endpoint", "asr", "nlu", "flow", "tts", "total"}
@@ -162,8 +162,8 @@ def test_an_answer_that_is_not_complete_gets_the_thorough_early_decode(pipeline)
         call.drive.press("2")  # billing: a yes/no question
         assert call.wait_for_prompt("billing specialist") and call.wait_until_listening()
         call.drive.say(clip)
-        assert call.drive.until(lambda: bool(call.session.worker.turns), max_s=30)
-        turn = call.session.worker.turns[-1]
+        assert call.drive.until(lambda: bool(call.session.turns), max_s=30)
+        turn = call.session.turns[-1]
         assert turn.get("speculative") is True and not turn.get("ended_early"), turn
         assert turn["text"] == "", turn  # a yes/no question: the sentence maps to no answer
     finally:
@@ -181,8 +181,8 @@ def test_a_complete_order_number_ends_the_turn_before_the_full_silence(pipeline)
         assert call.wait_for_prompt("order number") and call.wait_until_listening()
         call.drive.say(_speech("order_4172.wav"))
         assert call.wait_for_prompt("Order 4 1 7 2 has shipped", max_s=40), call.prompts
-        assert call.drive.until(lambda: bool(call.session.worker.turns))
-        turn = call.session.worker.turns[-1]
+        assert call.drive.until(lambda: bool(call.session.turns))
+        turn = call.session.turns[-1]
         assert turn.get("ended_early") is True and turn.get("speculative") is True
         assert turn["stages"]["endpoint"] < 1.9  # well before the 2 s of silence
     finally:
@@ -193,7 +193,7 @@ def test_keypress_interrupts_a_prompt_and_clears_playback(pipeline):
     call = Call_(pipeline)
     try:
         assert call.wait_for_prompt("How can I help?")
-        call.drive.until(lambda: call.io.busy and call.session._tracker.current is not None and "help" in call.session._tracker.current.text)
+        call.drive.until(lambda: call.io.busy and call.session._playback.tracker.current is not None and "help" in call.session._playback.tracker.current.text)
         call.drive.silence(1.0)  # a second into the menu prompt
         call.drive.press("1")
         assert call.io.of_kind("clear"), "keypress during an interruptible prompt must clear playback"
@@ -237,7 +237,7 @@ def test_short_noise_does_not_interrupt(pipeline):
     call = Call_(pipeline)
     try:
         assert call.wait_for_prompt("How can I help?")
-        call.drive.until(lambda: call.io.busy and "help" in (call.session._tracker.current.text if call.session._tracker.current else ""))
+        call.drive.until(lambda: call.io.busy and "help" in (call.session._playback.tracker.current.text if call.session._playback.tracker.current else ""))
         burst = (np.random.default_rng(0).normal(0, 6000, 800)).astype(np.int16)  # 0.1 s crackle
         call.drive.say(burst)
         call.drive.silence(0.3)
@@ -253,7 +253,8 @@ def test_silence_gets_reprompts_then_the_fallback(pipeline):
         assert call.wait_for_prompt("Sorry, I didn't hear you.", max_s=15)
         assert call.drive.until(lambda: sum("didn't hear you" in p for p in call.prompts) == 2, max_s=30)
         assert call.drive.until(lambda: bool(call.io.of_kind("transfer")), max_s=30)
-        transfer, record_id = call.io.of_kind("transfer")[0].detail
+        transfer = call.io.of_kind("transfer")[0].detail
+        record_id = transfer.record_id
         assert transfer.reason and record_id
     finally:
         call.stop()
@@ -266,7 +267,8 @@ def test_agent_request_transfers_with_context(pipeline):
         # plumbing, not accuracy: synthetic words reach the understander and the flow's agent handler
         call.drive.say(pipeline.speak(Say("I want to talk to an agent")))
         assert call.drive.until(lambda: bool(call.io.of_kind("transfer")), max_s=40)
-        transfer, record_id = call.io.of_kind("transfer")[0].detail
+        transfer = call.io.of_kind("transfer")[0].detail
+        record_id = transfer.record_id
         assert transfer.destination == pipeline.settings.transfer_number
         assert transfer.context["intent"] == "agent" and transfer.context["customer"]["name"] == "Ana Lopez"
         assert "agent" in transfer.context["transcript_summary"]

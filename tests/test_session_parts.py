@@ -10,13 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from voicebot.actions import Lookup
+from voicebot.actions import Lookup, Say
 from voicebot.errors import LookupFailedError
 from voicebot.events import LookupCompleted, LookupFailed
+from voicebot.session.datasources import DataSources
 from voicebot.session.dtmf import DtmfCollector
 from voicebot.session.lookups import FillerDue, LookupRunner
 from voicebot.session.playback import PlaybackTracker, QueuedPrompt, split_chunks
-from voicebot.session.recording import RecordingCallIO
+from voicebot.session.memory_channel import RecordingCallIO
 from voicebot.session.timers import FrameClock, Ticker, Timers
 
 
@@ -145,9 +146,16 @@ def _poll_until(runner: LookupRunner, now: float, max_s: float = 2.0) -> list:
     return []
 
 
+def _sources(**functions) -> DataSources:
+    sources = DataSources()
+    for name, function in functions.items():
+        sources.register(name, function)
+    return sources
+
+
 def test_fast_lookup_completes_without_filler(pool):
     woken = threading.Event()
-    runner = LookupRunner(pool, lambda source, params, timeout: {"source": source, **params}, wake=woken.set)
+    runner = LookupRunner(pool, _sources(order_by_number=lambda params: {"source": "order_by_number", **params}), wake=woken.set)
     runner.start(Lookup("l1", "order_by_number", {"number": "4172"}), now=0.0)
     out = _poll_until(runner, now=0.1)
     assert out == [LookupCompleted("l1", {"source": "order_by_number", "number": "4172"})]
@@ -157,15 +165,15 @@ def test_fast_lookup_completes_without_filler(pool):
 def test_slow_lookup_gets_one_filler_then_completes(pool):
     release = threading.Event()
 
-    def slow(source, params, timeout):
+    def slow(params):
         release.wait(2.0)
         return {"ok": True}
 
-    runner = LookupRunner(pool, slow)
+    runner = LookupRunner(pool, _sources(slow=slow))
     lookup = Lookup("l2", "slow", {}, timeout_s=5.0, filler="One moment.", filler_after_s=0.8)
     runner.start(lookup, now=10.0)
     assert runner.poll(10.5) == []
-    assert runner.poll(10.8) == [FillerDue(lookup)]
+    assert runner.poll(10.8) == [FillerDue(Say("One moment."))]
     assert runner.poll(11.0) == []
     release.set()
     assert _poll_until(runner, 11.2) == [LookupCompleted("l2", {"ok": True})]
@@ -173,16 +181,16 @@ def test_slow_lookup_gets_one_filler_then_completes(pool):
 
 def test_lookup_timeout_and_error_become_lookup_failed(pool):
     release = threading.Event()
-    runner = LookupRunner(pool, lambda s, p, t: release.wait(2.0) and {})
+    runner = LookupRunner(pool, _sources(s=lambda params: release.wait(2.0) and {}))
     runner.start(Lookup("slow", "s", {}, timeout_s=1.0, filler=""), now=0.0)
     out = runner.poll(1.0)
     release.set()
     assert len(out) == 1 and isinstance(out[0], LookupFailed) and "timed out" in out[0].reason
 
-    def broken(source, params, timeout):
+    def broken(params):
         raise LookupFailedError("data source 'x' failed: boom")
 
-    runner = LookupRunner(pool, broken)
+    runner = LookupRunner(pool, _sources(x=broken))
     runner.start(Lookup("bad", "x", {}), now=0.0)
     out = _poll_until(runner, 0.1)
     assert isinstance(out[0], LookupFailed) and "boom" in out[0].reason

@@ -10,7 +10,7 @@ import pytest
 from conftest import ACCOUNT_SID, AUTH_TOKEN, wait_for
 
 from voicebot.errors import TelephonyError
-from voicebot.telephony.twilio import call_store
+from voicebot.storage import calls
 from voicebot.testing.echo_session import tone
 from voicebot.testing.live_server import LiveServer
 from voicebot.testing.sim_playback import BotPlayback
@@ -45,7 +45,7 @@ def test_a_whole_call_speech_bargein_and_transfer(echo_server):
     assert session.digits == ["5", "0"] and "greeting" in session.marks
     assert result.transfers and result.transfers[0]["reason"] == "caller pressed 0"
     assert len(result.bot_audio) > 0.6 * 8000
-    call = call_store.get_call(echo_server.state.db, result.call_sid)
+    call = calls.get_call(echo_server.state.db, result.call_sid)
     assert call.status == "completed" and call.outcome == "transferred"
     whats = [e["what"] for e in result.events]
     assert any(w.startswith("says beep") for w in whats) and any("transfers to +15550100000" in w for w in whats)

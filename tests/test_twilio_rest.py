@@ -9,13 +9,14 @@ import requests
 from conftest import ACCOUNT_SID, AUTH_TOKEN, StreamClient, answer_call, make_settings, wait_for
 
 from voicebot.errors import TelephonyError
-from voicebot.telephony.twilio import call_store
+from voicebot.handoff.context import Handoff
+from voicebot.storage import calls
 from voicebot.telephony.twilio.rest import TwilioRest
 
 
 @pytest.fixture
 def rest(echo_server):
-    return TwilioRest(echo_server.state.settings, echo_server.state.db)
+    return TwilioRest(echo_server.state.settings)
 
 
 def _updates_for(standin, call_sid):
@@ -25,12 +26,13 @@ def _updates_for(standin, call_sid):
 def test_transfer_updates_the_live_call_with_dial_twiml_and_saves_the_context(echo_server, rest):
     call_sid, _, _ = answer_call(echo_server.url)
     context = {"intent": "billing", "summary": "caller disputes a charge", "frustration": 0.8}
-    transfer_id = rest.transfer(call_sid, "+15550100000", "caller asked for an agent", context)
+    transfer_id = calls.save_transfer(echo_server.state.db, call_sid, "+15550100000", "caller asked for an agent", context)
+    rest.transfer(call_sid, Handoff("+15550100000", "caller asked for an agent", context, transfer_id))
     [update] = _updates_for(echo_server.standin, call_sid)
     assert update.account_sid == ACCOUNT_SID and update.status_code == 200
     dial = ET.fromstring(update.params["Twiml"]).find("Dial/Number")
     assert dial.text == "+15550100000"
-    call = call_store.get_call(echo_server.state.db, call_sid)
+    call = calls.get_call(echo_server.state.db, call_sid)
     assert call.outcome == "transferred"
     record = requests.get(f"{echo_server.url}/agent/transfers/{transfer_id}", timeout=5).json()
     assert record["context"] == context and record["reason"] == "caller asked for an agent"
@@ -43,18 +45,23 @@ def test_transfer_updates_the_live_call_with_dial_twiml_and_saves_the_context(ec
 
 def test_sip_transfer_carries_context_as_sip_headers(echo_server, rest):
     call_sid, _, _ = answer_call(echo_server.url)
-    transfer_id = rest.transfer(call_sid, "sip:agents@pbx.example.com", "frustrated", {"intent": "returns"})
+    transfer_id = calls.save_transfer(echo_server.state.db, call_sid, "sip:agents@pbx.example.com", "frustrated", {"intent": "returns"})
+    rest.transfer(call_sid, Handoff("sip:agents@pbx.example.com", "frustrated", {"intent": "returns"}, transfer_id))
     [update] = _updates_for(echo_server.standin, call_sid)
     sip = ET.fromstring(update.params["Twiml"]).find("Dial/Sip").text
     assert sip == f"sip:agents@pbx.example.com?X-Voicebot-Reason=frustrated&X-Voicebot-Transfer-Id={transfer_id}&X-Voicebot-Intent=returns"
 
 
-def test_an_existing_transfer_record_is_not_saved_twice(echo_server, rest):
+def test_the_rest_client_never_writes_the_database(echo_server, rest):
+    """One owner for transfer records (the session, through storage.calls): a REST transfer only
+    talks to Twilio, with or without a stored record."""
     call_sid, _, _ = answer_call(echo_server.url)
-    saved = call_store.record_transfer(echo_server.state.db, call_sid, "+15550100000", "agent", {"k": "v"})
-    assert rest.transfer(call_sid, "+15550100000", "agent", {"k": "v"}, transfer_id=saved) == saved
+    saved = calls.save_transfer(echo_server.state.db, call_sid, "+15550100000", "agent", {"k": "v"})
+    rest.transfer(call_sid, Handoff("+15550100000", "agent", {"k": "v"}, saved))
+    rest.transfer(call_sid, Handoff("+15550100000", "agent", {"k": "v"}, None))
     listed = requests.get(f"{echo_server.url}/agent/transfers", params={"call_sid": call_sid}, timeout=5).json()
-    assert len(listed) == 1
+    assert [r["id"] for r in listed] == [saved]
+    assert len(_updates_for(echo_server.standin, call_sid)) == 2
 
 
 def test_hangup_sets_status_completed(echo_server, rest):
@@ -78,9 +85,17 @@ def test_rest_failures_are_one_line_telephony_errors(echo_server, rest, tmp_path
         unreachable.hangup(call_sid)
 
 
-def test_transfer_of_an_unknown_call_is_a_telephony_error(echo_server, rest):
-    with pytest.raises(TelephonyError, match="unknown call"):
-        rest.transfer("CA" + "f" * 32, "+15550100000", "agent", {})
+def test_transfer_of_an_unknown_call_is_a_telephony_error(tmp_path):
+    from voicebot.testing.rest_standin import RestStandin
+
+    standin = RestStandin(ACCOUNT_SID, AUTH_TOKEN)
+    standin.known_calls = set()  # Twilio answers 404 for a CallSid it does not know
+    try:
+        rest = TwilioRest(make_settings(tmp_path, standin.url))
+        with pytest.raises(TelephonyError, match="REST update of call CAf+ failed: .*not found"):
+            rest.transfer("CA" + "f" * 32, Handoff("+15550100000", "agent"))
+    finally:
+        standin.stop()
 
 
 def test_unknown_transfer_record_is_404(echo_server):
@@ -100,7 +115,7 @@ def test_keypress_in_a_live_stream_transfers_over_rest_then_the_stream_ends(echo
     assert client.closed_by_server(timeout=5)
     marks = [m["mark"]["name"] for m in client.received if m["event"] == "mark"]
     assert marks[-1] == "transfer"  # "connecting you" played before the REST update
-    assert call_store.get_call(echo_server.state.db, call_sid).outcome == "transferred"
+    assert calls.get_call(echo_server.state.db, call_sid).outcome == "transferred"
     assert echo_server.sessions[call_sid].stopped is not None
     client.close()
 

@@ -9,7 +9,7 @@ import requests
 from conftest import ACCOUNT_SID, AUTH_TOKEN, answer_call, new_call_sid, signed_post
 
 from voicebot.errors import TelephonyError
-from voicebot.telephony.twilio import call_store
+from voicebot.storage import calls
 from voicebot.telephony.twilio.twiml import transfer_twiml
 from voicebot.testing.live_server import LiveServer
 
@@ -29,7 +29,7 @@ def test_signed_voice_webhook_creates_call_and_answers_stream_twiml(echo_server)
     assert stream.get("url") == f"ws://{host}/twilio/media"
     params = {p.get("name"): p.get("value") for p in stream.findall("Parameter")}
     assert len(params["token"]) >= 24 and params["caller"] == "+15551234567"
-    call = call_store.get_call(echo_server.state.db, call_sid)
+    call = calls.get_call(echo_server.state.db, call_sid)
     assert call.stream_token == params["token"] and not call.token_used
     assert (call.caller, call.called, call.status) == ("+15551234567", "+15557654321", "ringing")
 
@@ -40,7 +40,7 @@ def test_unsigned_or_missigned_voice_webhook_is_403_and_stores_nothing(echo_serv
     response = requests.post(echo_server.url + "/twilio/voice", data=_voice_params(call_sid), headers=headers, timeout=5)
     assert response.status_code == 403
     assert "Connect" not in response.text
-    assert call_store.get_call(echo_server.state.db, call_sid) is None
+    assert calls.get_call(echo_server.state.db, call_sid) is None
 
 
 def test_signature_with_another_auth_token_or_tampered_params_is_403(echo_server):
@@ -54,7 +54,7 @@ def test_signature_with_another_auth_token_or_tampered_params_is_403(echo_server
     tampered = dict(params, From="+19999999999")
     response = requests.post(url, data=tampered, headers={"X-Twilio-Signature": signature}, timeout=5)
     assert response.status_code == 403
-    assert call_store.get_call(echo_server.state.db, call_sid) is None
+    assert calls.get_call(echo_server.state.db, call_sid) is None
 
 
 def test_public_url_is_what_signatures_and_stream_url_use(echo_app_factory):
@@ -69,7 +69,7 @@ def test_public_url_is_what_signatures_and_stream_url_use(echo_app_factory):
         # a signature over the local URL is not what Twilio would send: rejected
         other = new_call_sid()
         assert signed_post(server.url, "/twilio/voice", _voice_params(other)).status_code == 403
-        assert call_store.get_call(app.extensions["voicebot"].db, other) is None
+        assert calls.get_call(app.extensions["voicebot"].db, other) is None
 
 
 def test_voice_webhook_without_callsid_is_400(echo_server):
@@ -83,19 +83,19 @@ def test_a_retried_webhook_issues_a_new_token_and_the_old_one_stops_working(echo
     _, _, second = answer_call(echo_server.url, call_sid)
     assert first["token"] != second["token"]
     with pytest.raises(TelephonyError):
-        call_store.claim_stream_token(echo_server.state.db, call_sid, first["token"])
-    call_store.claim_stream_token(echo_server.state.db, call_sid, second["token"])
+        calls.claim_stream_token(echo_server.state.db, call_sid, first["token"])
+    calls.claim_stream_token(echo_server.state.db, call_sid, second["token"])
 
 
 def test_status_callback_records_how_the_call_ended(echo_server):
     call_sid, _, _ = answer_call(echo_server.url)
     unsigned = requests.post(echo_server.url + "/twilio/status", data={"CallSid": call_sid, "CallStatus": "completed"}, timeout=5)
     assert unsigned.status_code == 403
-    assert call_store.get_call(echo_server.state.db, call_sid).status == "ringing"
+    assert calls.get_call(echo_server.state.db, call_sid).status == "ringing"
     response = signed_post(echo_server.url, "/twilio/status", {"CallSid": call_sid, "AccountSid": ACCOUNT_SID,
                                                                "CallStatus": "completed", "CallDuration": "42"})
     assert response.status_code == 204
-    call = call_store.get_call(echo_server.state.db, call_sid)
+    call = calls.get_call(echo_server.state.db, call_sid)
     assert (call.status, call.duration_s, call.outcome) == ("completed", 42.0, "contained")
     assert call.ended_at is not None
 
@@ -103,7 +103,7 @@ def test_status_callback_records_how_the_call_ended(echo_server):
 def test_status_callback_for_a_missed_call_marks_it_abandoned(echo_server):
     call_sid, _, _ = answer_call(echo_server.url)
     signed_post(echo_server.url, "/twilio/status", {"CallSid": call_sid, "CallStatus": "no-answer"})
-    assert call_store.get_call(echo_server.state.db, call_sid).outcome == "abandoned"
+    assert calls.get_call(echo_server.state.db, call_sid).outcome == "abandoned"
 
 
 def test_healthz_is_503_until_models_are_loaded(echo_server):

@@ -40,7 +40,9 @@ class DtmfPressed:
 
 @dataclass(frozen=True)
 class NoInput:
-    """The caller said nothing before the listen timeout."""
+    """The caller said nothing before the listen timeout (``waited_s`` seconds after the prompt)."""
+
+    waited_s: float = 0.0
 
 
 @dataclass(frozen=True)

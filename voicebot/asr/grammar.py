@@ -13,11 +13,10 @@ from pathlib import Path
 
 from voicebot.asr.base import Grammar
 from voicebot.errors import ASRError
+from voicebot.vocabulary import NO, YES, yes_or_no
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 DIGIT_ALIASES = {"oh": "zero", "o": "zero", "to": "two", "too": "two", "for": "four", "won": "one", "ate": "eight", "nein": "nine", "sex": "six", "tree": "three"}
-YES_FORMS = ("yes", "yeah", "yep", "yup", "sure", "correct", "right", "that's right", "of course", "absolutely", "okay", "ok", "yes please", "that is correct", "affirmative")
-NO_FORMS = ("no", "nope", "nah", "no thanks", "no thank you", "not really", "incorrect", "wrong", "that's wrong", "negative", "not at all")
 
 
 def digits() -> Grammar:
@@ -69,7 +68,7 @@ def to_jsgf(grammar: Grammar) -> str:
     if grammar.kind == "digits":
         body = "public <digits> = <digit>+;\n<digit> = " + " | ".join(DIGIT_WORDS + ("oh",)) + ";"
     elif grammar.kind == "yesno":
-        body = "public <answer> = " + " | ".join(YES_FORMS + NO_FORMS) + ";"
+        body = "public <answer> = " + " | ".join(YES + NO) + ";"
     elif grammar.kind == "phrases":
         body = "public <choice> = " + " | ".join(dict.fromkeys(spoken_form(p) for p in grammar.phrases)) + ";"
     else:
@@ -90,7 +89,7 @@ def vocabulary(grammar: Grammar) -> tuple[str, ...]:
     if grammar.kind == "digits":
         return DIGIT_WORDS + ("oh",)
     if grammar.kind == "yesno":
-        return YES_FORMS + NO_FORMS
+        return YES + NO
     if grammar.kind == "phrases":
         return grammar.phrases
     if grammar.kind == "jsgf":
@@ -151,10 +150,5 @@ def _digit_words(text: str) -> list[str]:
 def _yes_or_no(words: str) -> str:
     if not words:
         return ""
-    for form in sorted(NO_FORMS, key=len, reverse=True):
-        if re.search(rf"\b{re.escape(form)}\b", words):
-            return "no"
-    for form in sorted(YES_FORMS, key=len, reverse=True):
-        if re.search(rf"\b{re.escape(form)}\b", words):
-            return "yes"
-    return ""
+    answer = yes_or_no(words)
+    return "" if answer is None else ("yes" if answer else "no")

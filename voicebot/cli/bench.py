@@ -112,7 +112,8 @@ class _InProcess:
     """The real app (models loaded once) on a local port, with a Twilio REST stand-in."""
 
     def __init__(self, settings, tuning: dict):
-        from voicebot.session.call import SessionSettings, VoiceCallSession
+        from voicebot.session.call import VoiceCallSession
+        from voicebot.session.settings import SessionSettings
         from voicebot.session.pipeline import build_pipeline
         from voicebot.storage.seed import seed_demo
         from voicebot.testing.live_server import LiveServer

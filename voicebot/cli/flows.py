@@ -56,8 +56,9 @@ def schema():
 def test(target: str, as_json: bool, database: str, asr_name: str):
     for var, value in (("OMP_NUM_THREADS", "1"), ("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1")):
         os.environ.setdefault(var, value)  # before torch is imported (see DESIGN.md)
-    from voicebot.flows.conversation import ConversationRunner, load_scenarios, scenario_files
-    from voicebot.flows.datasources import DataSources
+    from voicebot.session.datasources import DataSources
+    from voicebot.testing.conversations import ConversationRunner
+    from voicebot.testing.scenarios import load_scenarios, scenario_files
     from voicebot.nlu.understander import Understander
     from voicebot.storage.db import Database
     from voicebot.storage.seed import seed_demo
@@ -126,13 +127,13 @@ def _flow_name(file: str) -> str:
 @click.option("--save", is_flag=True, help="Validate FILE and save it as a version first.")
 def versions(file: str, as_json: bool, save: bool):
     from voicebot.flows.loader import load_flow
-    from voicebot.storage import repositories as repo
+    from voicebot.storage import flow_versions
 
     db = _database()
     if save:
         flow = load_flow(file)
-        repo.save_flow_version(db, flow.name, flow.source, flow.sha256)
-    rows = repo.list_flow_versions(db, _flow_name(file))
+        flow_versions.save_flow_version(db, flow.name, flow.source, flow.sha256)
+    rows = flow_versions.list_flow_versions(db, _flow_name(file))
     for row in rows:
         click.echo(json.dumps(row) if as_json else f"{row['id']:>5}  {row['created_at']}  {row['sha256'][:12]}")
     if not rows and not as_json:
@@ -143,7 +144,7 @@ def versions(file: str, as_json: bool, save: bool):
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.argument("version_id", type=int)
 def rollback(file: str, version_id: int):
-    from voicebot.flows.store import restore_version
+    from voicebot.session.flow_store import restore_version
 
     flow = restore_version(file, _database(), version_id)
     click.echo(f"{file}: restored version {version_id} of '{flow.name}'")

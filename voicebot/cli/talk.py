@@ -77,7 +77,7 @@ def _chain(first, rest):
 
 
 def _show_new_lines(session, shown: int, show) -> int:
-    lines = session.worker.transcript
-    for speaker, text in lines[shown:]:
-        show("bot" if speaker == "bot" else "you", text or "(not understood)")
+    lines = session.lines
+    for line in lines[shown:]:
+        show("bot" if line.speaker == "bot" else "you", line.text or "(not understood)")
     return len(lines)

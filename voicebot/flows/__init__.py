@@ -1,4 +1,5 @@
 """Call flows that admins write: a YAML language (``schema``), loading and validation
-(``loader``, ``validate``), the pure engine (``engine.step``), the live reloading store
-(``store``), data sources for lookups (``datasources``) and conversation tests
-(``conversation``). See docs/flows.md."""
+(``loader``, ``validate``) and the pure engine (``engine.step``: no storage, audio, recognition
+or web; state in ``state``). The live reloading store, data sources and conversation tests run
+beside the session runner (``voicebot.session.flow_store``, ``voicebot.session.datasources``,
+``voicebot.testing.conversations``). See docs/flows.md."""

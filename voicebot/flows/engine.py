@@ -14,9 +14,7 @@ entered in the same step takes its value from those words instead of asking.
 from __future__ import annotations
 
 import copy
-import json
 import re
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -24,40 +22,15 @@ from voicebot.actions import Action, HangUp, Lookup, Say, Transfer
 from voicebot.events import CallEnded, CallStarted, DtmfPressed, LookupCompleted, LookupFailed, NoInput, Utterance
 from voicebot.flows import schema as s
 from voicebot.flows.expressions import evaluate, render
-from voicebot.flows.handoff import transfer_context
 from voicebot.flows.listen import listen_for
-from voicebot.flows.slots import extract, score, value_in_words, yes_or_no
+from voicebot.flows.state import TRANSCRIPT_LINES, FlowState
+from voicebot.flows.slots import extract, score, value_in_words
+from voicebot.vocabulary import yes_or_no
 from voicebot.flows.validate import BUILTIN_VARIABLES
 
 MAX_NODES_PER_STEP = 100  # a runaway loop becomes a transfer, never a hang
 CALM_AT = 0.5  # frustration at which the bot speaks in a calm style
-TRANSCRIPT_LINES = 30
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-@dataclass
-class FlowState:
-    """Where a call is in its flow. Plain JSON-able data; treat as immutable outside the engine."""
-
-    node: str | None = None
-    waiting: str | None = None  # "input", "confirm", "lookup" or None
-    lookup_id: str | None = None
-    variables: dict[str, Any] = field(default_factory=dict)
-    silence_count: int = 0
-    nomatch_count: int = 0
-    lookup_seq: int = 0
-    topic: str | None = None  # the last intent that chose something (for agent context)
-    asked_at: str | None = None  # the last node that waited for the caller (for agent context)
-    transcript: list[dict] = field(default_factory=list)
-    ended: bool = False
-    end_reason: str | None = None
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> "FlowState":
-        return cls(**json.loads(text))
 
 
 def step(flow, state: FlowState | None, event) -> tuple[FlowState, list[Action]]:
@@ -186,10 +159,17 @@ def _upset(st: FlowState) -> bool:
 
 def _transfer(flow, st: FlowState, actions, reason: str, text: str, destination: str | None) -> None:
     _say(st, actions, text)
-    context = transfer_context(st, reason)
-    actions.append(Transfer(render(destination or flow.model.transfer_destination, st.variables), reason, context))
+    actions.append(Transfer(render(destination or flow.model.transfer_destination, st.variables), reason, _flow_facts(st)))
     st.ended, st.end_reason, st.waiting = True, "transferred", None
 
+
+def _flow_facts(st: FlowState) -> dict[str, Any]:
+    """What only the flow knows about a call being transferred (``voicebot.handoff.context``
+    builds the agent's whole context from these and the conversation's own lines)."""
+    v = st.variables
+    return {"caller": v.get("caller"), "intent": st.topic or v.get("intent"), "node": st.asked_at or st.node,
+            "slots": {k: val for k, val in v.items() if k not in BUILTIN_VARIABLES},
+            "emotion": v.get("emotion"), "frustration": v.get("frustration")}
 
 # -- caller turns -----------------------------------------------------------------------------
 

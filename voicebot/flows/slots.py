@@ -11,14 +11,13 @@ from typing import Any, get_args
 
 from voicebot.events import DtmfPressed, Utterance
 from voicebot.flows.schema import ValueType
+from voicebot.vocabulary import yes_or_no
 
 DIGIT_WORDS = {
     "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "to": "2", "too": "2", "three": "3",
     "four": "4", "for": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "ate": "8", "nine": "9",
 }
 AMBIGUOUS = {"to", "too", "for", "o", "oh", "ate"}  # also ordinary words
-YES_WORDS = {"yes", "yeah", "yep", "yup", "sure", "correct", "right", "ok", "okay", "affirmative", "absolutely"}
-NO_WORDS = {"no", "nope", "nah", "wrong", "incorrect", "negative"}
 ENTITY_KINDS = {
     "digits": ("digits", "order_number"),
     "order_number": ("order_number", "digits"),
@@ -40,13 +39,6 @@ def spoken_digits(text: str) -> str:
             if (i > 0 and is_digit[i - 1]) or (i + 1 < len(tokens) and is_digit[i + 1]):
                 out.append(DIGIT_WORDS[token])
     return "".join(out)
-
-
-def yes_or_no(text: str) -> bool | None:
-    """True for a yes, False for a no, None when unclear or both."""
-    words = set(re.findall(r"[a-z]+", text.lower()))
-    yes, no = bool(words & YES_WORDS), bool(words & NO_WORDS)
-    return yes if yes != no else None
 
 
 def extract(slot_type: str, event: DtmfPressed | Utterance) -> Any:

@@ -21,7 +21,7 @@ BUILTIN_VARIABLES = frozenset({
     "caller", "channel", "call_id", "time", "weekday", "open_now",
     "intent", "text", "confidence", "emotion", "frustration",
 })
-# Data sources the runner always provides (voicebot.flows.datasources).
+# Data sources the runner always provides (voicebot.session.datasources).
 BUILTIN_SOURCES = frozenset({"customer_by_phone", "order_by_number", "orders_by_phone", "recommendations"})
 LISTENING = (s.MenuNode, s.AskNode, s.SurveyNode)
 TERMINAL = (s.TransferNode, s.HangupNode)

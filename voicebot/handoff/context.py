@@ -1,23 +1,42 @@
 """The transfer context: what an agent needs to pick up a call without asking again.
 
-``build_context`` turns what the session knows (the flow's ``Transfer``, the last
-understanding, slots, the transcript, frustration, the customer) into a plain JSON-safe dict;
-``save_transfer`` stores it as a ``TransferRecord`` the agent can open; ``sip_parameters``
-gives the short subset that fits in SIP headers / ``<Parameter>`` of a ``<Dial>``.
+Pure: no database, no I/O. ``build_context`` is the one place the context is assembled, from
+the flow's facts (the engine's ``Transfer.context``: intent, slots, node, emotion,
+frustration), the conversation's lines (speaker, text, intent, time: every channel keeps them
+the same way), the last understanding and the customer record. ``Handoff`` is what a channel
+receives to carry the transfer out; ``sip_parameters`` is the short subset that fits in SIP
+headers or ``<Parameter>`` of a ``<Dial>``.
 """
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import select
+from dataclasses import dataclass, field
+from typing import Any, Sequence
 
 from voicebot.actions import Transfer
-from voicebot.errors import StorageError
-from voicebot.storage.db import Database
-from voicebot.storage.tables import Call, Customer, TransferRecord
 
-SUMMARY_TURNS = 6  # the last lines of the conversation shown to the agent
+SUMMARY_TURNS = 6  # the last lines of the conversation shown to the agent at a glance
 SIP_VALUE_MAX = 64  # keep header values short; the full context is in the record
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    """One line of a conversation: who (``caller``, ``bot``, ``system``), what, what it meant, when (ISO 8601)."""
+
+    speaker: str
+    text: str
+    intent: str | None = None
+    at: str | None = None
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """A transfer ready for a channel: where, why, the agent's context, and the id of the stored
+    record the agent opens (None when it could not be stored: the caller still reaches a human)."""
+
+    destination: str
+    reason: str
+    context: dict[str, Any] = field(default_factory=dict)
+    record_id: int | None = None
 
 
 def build_context(
@@ -25,65 +44,41 @@ def build_context(
     *,
     call_sid: str,
     caller: str = "",
-    transcript: list[tuple[str, str]] = (),
+    channel: str = "voice",
+    transcript: Sequence[TranscriptLine] = (),
     understanding: Any = None,
-    slots: dict[str, Any] | None = None,
-    frustration: float = 0.0,
-    emotion: str = "neutral",
     customer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The agent's view of the call. ``transcript`` is ``[(speaker, text), ...]`` oldest first.
+    """The agent's view of the call as a JSON-safe dict. ``transcript`` is oldest first.
 
-    Values the flow put in ``transfer.context`` win over what the session derived.
-    """
-    lines = [f"{speaker}: {text}" for speaker, text in transcript if text]
+    The flow's facts win over the last understanding (the flow knows the topic of the call);
+    the transcript is always the conversation's own, line by line."""
+    facts = dict(transfer.context or {})
+    u = understanding
+    intent = facts.get("intent") or getattr(u, "intent", None)
+    lines = [line for line in transcript if line.text]
+    said = [line.text for line in lines if line.speaker == "caller"]
     context: dict[str, Any] = {
         "call_sid": call_sid,
-        "caller": caller,
+        "caller": facts.get("caller") or caller,
+        "channel": channel,
         "reason": transfer.reason,
         "destination": transfer.destination,
-        "intent": getattr(understanding, "intent", None),
-        "intent_confidence": round(float(getattr(understanding, "confidence", 0.0) or 0.0), 3) if understanding else None,
-        "slots": _json_safe(slots or {}),
-        "emotion": emotion,
-        "frustration": round(float(frustration), 3),
-        "transcript_summary": " | ".join(lines[-SUMMARY_TURNS:]),
-        "transcript": [{"speaker": s, "text": t} for s, t in transcript],
+        "intent": intent,
+        "intent_confidence": round(float(getattr(u, "confidence", 0.0) or 0.0), 3) if u is not None else None,
+        "slots": _json_safe(facts.get("slots") or {}),
+        "node": facts.get("node"),
+        "emotion": facts.get("emotion") or getattr(u, "emotion", None) or "neutral",
+        "frustration": round(float(_first(facts.get("frustration"), getattr(u, "frustration", None), 0.0)), 3),
+        "summary": f"Transferred ({transfer.reason}) about {intent or 'unknown topic'}"
+                   + (f"; last said: \"{said[-1]}\"." if said else "."),
+        "transcript_summary": " | ".join(f"{line.speaker}: {line.text}" for line in lines[-SUMMARY_TURNS:]),
+        "transcript": [{"speaker": line.speaker, "text": line.text, "intent": line.intent, "at": line.at} for line in transcript],
         "customer": _json_safe(customer or {}),
     }
-    context.update(_json_safe(dict(transfer.context)))
+    extra = {k: v for k, v in facts.items() if k not in context}
+    context.update(_json_safe(extra))
     return context
-
-
-def save_transfer(db: Database, call_sid: str, transfer: Transfer, context: dict[str, Any]) -> str:
-    """Store the context as a ``TransferRecord`` of the call ``call_sid``; return its id as text."""
-    with db.session() as session:
-        call = session.scalar(select(Call).where(Call.call_sid == call_sid))
-        if call is None:
-            raise StorageError(f"cannot record the transfer: no call {call_sid} in the database")
-        record = TransferRecord(call_id=call.id, destination=transfer.destination, reason=transfer.reason, context=context)
-        session.add(record)
-        call.outcome = "transferred"
-        session.flush()
-        return str(record.id)
-
-
-def load_transfer(db: Database, record_id: str | int) -> dict[str, Any] | None:
-    """The stored context of a transfer record, or None."""
-    with db.session() as session:
-        record = session.get(TransferRecord, int(record_id))
-        return dict(record.context) if record else None
-
-
-def find_customer(db: Database, phone: str) -> dict[str, Any] | None:
-    """The customer with this phone number as a small dict, or None."""
-    if not phone:
-        return None
-    with db.session() as session:
-        customer = session.scalar(select(Customer).where(Customer.phone == phone))
-        if customer is None:
-            return None
-        return {"id": customer.id, "name": customer.name, "phone": customer.phone, "tier": customer.tier, "email": customer.email}
 
 
 def sip_parameters(context: dict[str, Any]) -> dict[str, str]:
@@ -94,6 +89,10 @@ def sip_parameters(context: dict[str, Any]) -> dict[str, str]:
     if customer.get("name"):
         params["customer"] = str(customer["name"])
     return {key: value[:SIP_VALUE_MAX] for key, value in params.items()}
+
+
+def _first(*values):
+    return next(v for v in values if v is not None)
 
 
 def _json_safe(value: Any) -> Any:

@@ -20,6 +20,7 @@ import re
 from voicebot.nlu.base import Entity
 from voicebot.nlu.datetimes import find_dates, find_money, find_times
 from voicebot.nlu.tokens import Token, number_runs, parse_number_run, tokenize
+from voicebot.vocabulary import find_answer
 
 ORDER_CONTEXT = {"order", "orders", "tracking", "confirmation", "reference", "ticket", "case", "package", "parcel", "invoice"}
 NATO = {"alpha": "A", "alfa": "A", "bravo": "B", "charlie": "C", "delta": "D", "echo": "E", "foxtrot": "F",
@@ -32,14 +33,6 @@ LETTER_SOUNDS = {"bee": "B", "be": "B", "see": "C", "sea": "C", "dee": "D", "ef"
                  "kay": "K", "el": "L", "em": "M", "en": "N", "pee": "P", "pea": "P", "queue": "Q", "cue": "Q",
                  "are": "R", "es": "S", "tee": "T", "tea": "T", "you": "U", "vee": "V", "ex": "X",
                  "why": "Y", "zed": "Z", "zee": "Z", "aitch": "H", "eye": "I"}
-YES = ["yes", "yeah", "yea", "yep", "yup", "ya", "yah", "sure", "correct", "right", "that's right", "that is right",
-       "absolutely", "affirmative", "ok", "okay", "uh huh", "mhm", "definitely", "of course", "please do", "go ahead",
-       "sounds good", "that's correct", "that is correct", "exactly", "indeed", "certainly", "yes please", "i do",
-       "that's it", "you got it", "alright", "all right", "perfect", "true"]
-NO = ["no", "nope", "nah", "not really", "negative", "incorrect", "wrong", "that's wrong", "no thanks",
-      "no thank you", "not at all", "don't", "do not", "not right", "not correct", "that's not right",
-      "that is not right", "that's not it", "not that", "never", "no way", "i don't", "it isn't", "it's not", "false"]
-NEITHER = ["not sure", "i'm not sure", "i don't know", "no idea", "dunno", "maybe", "not yet", "no problem"]
 TLDS = {"com", "org", "net", "edu", "gov", "io", "co", "uk", "us", "info", "biz", "me", "ca", "de", "ai"}
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 CONNECTORS = {"dot": ".", "period": ".", "point": ".", "underscore": "_", "dash": "-", "hyphen": "-"}
@@ -136,26 +129,13 @@ def find_numbers(text: str, tokens: list[Token]) -> list[Entity]:
     return out
 
 
-def _phrase_matches(tokens: list[Token], phrases: list[str]) -> list[tuple[int, int]]:
-    norms = [t.norm.replace("’", "'") for t in tokens]
-    hits = []
-    for phrase in phrases:
-        words = phrase.split()
-        for i in range(len(norms) - len(words) + 1):
-            if norms[i:i + len(words)] == words:
-                hits.append((i, i + len(words)))
-    return hits
-
-
 def find_yesno(text: str, tokens: list[Token]) -> list[Entity]:
-    """The first yes/no answer: the earliest (then longest) match wins, so "not right" is no."""
-    candidates = [(i, -(j - i), value, j) for value, phrases in ((None, NEITHER), (False, NO), (True, YES))
-                  for i, j in _phrase_matches(tokens, phrases)]
-    if not candidates:
+    """The first yes/no answer (``voicebot.vocabulary``): the earliest, then longest, phrase wins,
+    so "not right" is no and "no problem" is neither."""
+    found = find_answer([t.norm.replace("’", "'") for t in tokens])
+    if found is None or found[0] is None:
         return []
-    i, _, value, j = min(candidates, key=lambda c: (c[0], c[1], c[2] is not None))
-    if value is None:
-        return []
+    value, i, j = found
     span, start, end = _span(text, tokens, i, j)
     return [Entity("yesno", value, span, start, end)]
 

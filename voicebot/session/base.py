@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from voicebot.actions import Transfer
+from voicebot.handoff.context import Handoff
 
 FRAME_MS = 20
 SAMPLE_RATE = 8000
@@ -31,8 +31,9 @@ class CallIO(Protocol):
     def clear(self) -> None:
         """Stop playback at once and drop queued audio (barge-in)."""
 
-    def transfer(self, transfer: Transfer, call_record_id: str) -> None:
-        """Hand the live call to a human (Twilio: REST call update with <Dial>)."""
+    def transfer(self, handoff: Handoff) -> None:
+        """Hand the live call to a human (Twilio: REST call update with <Dial>); the handoff's
+        context record is already stored (``handoff.record_id``)."""
 
     def hangup(self, reason: str) -> None:
         """End the call."""

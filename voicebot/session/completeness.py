@@ -12,7 +12,8 @@ import re
 from typing import Callable
 
 from voicebot.actions import Listen
-from voicebot.flows.slots import spoken_digits, yes_or_no
+from voicebot.flows.slots import spoken_digits
+from voicebot.vocabulary import yes_or_no
 
 
 def is_complete(listen: Listen | None, text: str) -> bool:

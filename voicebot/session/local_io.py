@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from voicebot.actions import Transfer
+from voicebot.handoff.context import Handoff
 from voicebot.audio.devices import LocalAudio
 
 _STOP = object()
@@ -43,9 +43,9 @@ class LocalCallIO:
             self._generation += 1
         self.audio.interrupt()
 
-    def transfer(self, transfer: Transfer, call_record_id: str) -> None:
-        summary = transfer.context.get("summary") or transfer.context.get("transcript_summary") or ""
-        self.on_event("transfer", f"transferring to {transfer.destination} ({transfer.reason}); context record {call_record_id or '-'}: {summary}")
+    def transfer(self, handoff: Handoff) -> None:
+        summary = handoff.context.get("summary") or handoff.context.get("transcript_summary") or ""
+        self.on_event("transfer", f"transferring to {handoff.destination} ({handoff.reason}); context record {handoff.record_id or '-'}: {summary}")
         self.ended.set()
 
     def hangup(self, reason: str) -> None:

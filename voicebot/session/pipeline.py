@@ -19,8 +19,12 @@ from typing import Any
 import numpy as np
 
 from voicebot.actions import Say
-from voicebot.asr.base import ASR, Grammar
+from voicebot.asr.base import ASR
 from voicebot.config import PROJECT_ROOT, Settings
+from voicebot.session.datasources import DataSources
+from voicebot.session.flow_store import FlowStore
+from voicebot.session.lookups import lookup_pool
+from voicebot.session.recognition import grammar_for
 from voicebot.storage.db import Database
 from voicebot.tts.base import TTS
 
@@ -32,7 +36,6 @@ os.environ.setdefault("NUMBA_CACHE_DIR", str(PROJECT_ROOT / "var" / "numba-cache
 
 log = logging.getLogger(__name__)
 
-LOOKUP_THREADS = 8  # lookups of all calls share these; each lookup is I/O bound and time-limited
 PROMPT_FIELDS = ("text", "prompt", "reprompt", "confirm", "error_text", "filler", "goodbye", "question", "message")
 
 
@@ -43,10 +46,10 @@ class Pipeline:
     settings: Settings
     asr: ASR
     tts: TTS
-    flow_store: Any  # voicebot.flows.store.FlowStore: .current() -> Flow (reloads when the file changes)
-    data_sources: Any  # .run(source, params, timeout_s) -> dict
+    flow_store: FlowStore  # .current() -> Flow (reloads when the file changes)
+    data_sources: DataSources
     db: Database | None = None
-    lookup_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="voicebot-lookup"))
+    lookup_pool: ThreadPoolExecutor = field(default_factory=lookup_pool)
     # Voice (prosody) emotion: ~1.5 ms per second of caller speech (librosa yin, benchmarks/
     # emotion_voice.py), small beside ASR on the turn's critical path, so on by default.
     voice_emotion: bool = True
@@ -77,25 +80,6 @@ class Pipeline:
                 model = Understander.from_examples(flow.intents, acoustic=acoustic)
                 self._understanders = {key: model}  # only the live version is kept
             return model
-
-    def grammar_for(self, spec) -> Grammar | None:
-        """The recognition grammar of a ``Listen.grammar`` (None, "digits", "yesno", phrases)."""
-        from voicebot.asr import grammar
-
-        if spec is None:
-            return None
-        if spec == "digits":
-            return grammar.digits()
-        if spec == "yesno":
-            return grammar.yesno()
-        if isinstance(spec, (tuple, list)):
-            return grammar.phrases(spec)
-        return grammar.load(spec)
-
-    def backend_name(self, grammar: Grammar | None) -> str:
-        """Name of the recogniser that decodes ``grammar`` (resolves ``AutoASR``'s routing)."""
-        backend_for = getattr(self.asr, "backend_for", None)
-        return backend_for(grammar).name if backend_for else self.asr.name
 
     def speak(self, say: Say, *, calm: bool = False, flow=None) -> np.ndarray:
         """The 8 kHz int16 audio of a ``Say``: its recorded prompt file, or TTS of its text.
@@ -129,13 +113,10 @@ def build_pipeline(settings: Settings, *, warm: bool = True, voice_emotion: bool
             return _cache[key]
         started = time.perf_counter()
         from voicebot.asr.registry import load_asr
-        from voicebot.flows.datasources import DataSources
         from voicebot.tts.registry import load_tts
 
         db = Database(settings.effective_database_url)
         db.create_all()
-        from voicebot.flows.store import FlowStore
-
         flow_store = FlowStore(settings.flow_path, db)  # reloads on change, saves every version for rollback
         pipeline = Pipeline(
             settings=settings,
@@ -171,7 +152,7 @@ def warm_up(pipeline: Pipeline) -> None:
                 log.warning("cannot pre-render prompt %r: %s", text, exc)
     log.info("warm-up: %d fixed prompts %.1f s", len(prompts), time.perf_counter() - started)
     started = time.perf_counter()
-    for grammar in (None, pipeline.grammar_for("digits")):  # loads both recognisers and runs a real decode
+    for grammar in (None, grammar_for("digits")):  # loads both recognisers and runs a real decode
         pipeline.asr.transcribe(sample[: 8000 * 3], 8000, grammar)
     log.info("warm-up: recognisers %.1f s", time.perf_counter() - started)
 

@@ -116,3 +116,39 @@ class BargeInDetector:
         """One 20 ms frame; True when the caller has been speaking for ``min_speech_s``."""
         self._run = self._run + 1 if self.vad.is_speech(frame) else 0
         return self._run >= self.min_frames
+
+
+class Playback:
+    """What the caller is hearing (``PlaybackTracker``) and whether they talk over it
+    (``BargeInDetector``). Not thread-safe: the session calls it under its lock."""
+
+    def __init__(self, barge_in: BargeInDetector):
+        self.tracker = PlaybackTracker()
+        self.barge_in = barge_in
+
+    @property
+    def playing(self) -> bool:
+        return self.tracker.playing
+
+    @property
+    def muted(self) -> bool:
+        """The prompt playing cannot be interrupted: caller input is ignored, not captured."""
+        return self.tracker.playing and not self.tracker.current.interruptible
+
+    def add(self, prompt: QueuedPrompt, now: float) -> None:
+        if not self.tracker.playing:
+            self.barge_in.reset()  # a new stretch of bot speech: count the caller's from zero
+        self.tracker.add(prompt, now)
+
+    def talked_over(self, frame: np.ndarray, speech_ms: float, min_speech_s: float) -> bool:
+        """True when the caller is speaking over an interruptible prompt: a fast onset on
+        ``frame``, or ``speech_ms`` of speech already captured by the endpointer."""
+        fast_onset = self.barge_in.feed(frame)
+        return fast_onset or speech_ms >= 1000 * min_speech_s - 1e-6
+
+    def interrupt(self, now: float) -> float:
+        """Stop tracking what plays (the channel clears it); the fraction of the prompt heard."""
+        self.barge_in.reset()
+        heard = self.tracker.heard_fraction(now)
+        self.tracker.clear()
+        return heard

@@ -54,6 +54,11 @@ class Ticker:
         while not self._stopped.wait(self._interval_s):
             self._tick()
 
+    @property
+    def thread(self) -> threading.Thread:
+        """The ticker's thread (to check it ended)."""
+        return self._thread
+
     def stop(self) -> None:
         """Stop and wait for the thread (safe from the tick callback itself)."""
         self._stopped.set()

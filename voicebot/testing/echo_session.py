@@ -12,7 +12,8 @@ import threading
 
 import numpy as np
 
-from voicebot.actions import Transfer
+from voicebot.handoff.context import Handoff
+from voicebot.storage import calls
 
 SAMPLE_RATE = 8000
 
@@ -30,6 +31,7 @@ class EchoSession:
                  greeting_s: float = 0.6, reply_after_s: float = 0.3, speech_rms: float = 500.0):
         self.call_sid = call_sid
         self.io = io
+        self.db = getattr(state, "db", None)
         self.transfer_to = transfer_to
         self.greeting_s = greeting_s
         self.reply_after_frames = max(1, int(reply_after_s / 0.02))
@@ -73,7 +75,9 @@ class EchoSession:
         self.io.clear()
         if digit == "0":
             self._say("transfer", tone(550, 0.3))
-            self.io.transfer(Transfer(self.transfer_to, "caller pressed 0", {"intent": "agent", "digits": "".join(self.digits)}), "")
+            reason, context = "caller pressed 0", {"intent": "agent", "digits": "".join(self.digits)}
+            record_id = calls.save_transfer(self.db, self.call_sid, self.transfer_to, reason, context) if self.db else None
+            self.io.transfer(Handoff(self.transfer_to, reason, context, record_id))
         elif digit == "9":
             self._say("goodbye", tone(330, 0.3))
             self.io.hangup("caller pressed 9")

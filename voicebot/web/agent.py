@@ -13,9 +13,8 @@ import hmac
 import ipaddress
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
-from sqlalchemy import select
 
-from voicebot.storage.tables import Call, TransferRecord, Turn
+from voicebot.storage import calls
 from voicebot.web.state import current_state
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
@@ -43,27 +42,11 @@ def _is_loopback(address: str | None) -> bool:
         return False
 
 
-def transfer_as_dict(record: TransferRecord, call: Call, turns: list[Turn]) -> dict:
-    return {
-        "id": record.id,
-        "call_sid": call.call_sid,
-        "caller": call.caller,
-        "destination": record.destination,
-        "reason": record.reason,
-        "context": record.context or {},
-        "created_at": record.created_at.isoformat() if record.created_at else None,
-        "transcript": [{"speaker": t.speaker, "text": t.text, "intent": t.intent} for t in turns],
-    }
-
-
 def _load(transfer_id: int) -> dict:
-    with current_state().db.session() as s:
-        record = s.get(TransferRecord, transfer_id)
-        if record is None:
-            abort(404, description=f"no transfer {transfer_id}")
-        call = s.get(Call, record.call_id)
-        turns = list(s.scalars(select(Turn).where(Turn.call_id == call.id).order_by(Turn.id)))
-        return transfer_as_dict(record, call, turns)
+    record = calls.load_transfer(current_state().db, transfer_id)
+    if record is None:
+        abort(404, description=f"no transfer {transfer_id}")
+    return record
 
 
 @bp.get("/transfers/<int:transfer_id>")
@@ -78,30 +61,18 @@ def transfer_html(transfer_id: int):
 
 @bp.get("/transfers")
 def transfers_for_call():
-    call_sid = request.args.get("call_sid", "")
-    with current_state().db.session() as s:
-        call = s.scalar(select(Call).where(Call.call_sid == call_sid))
-        if call is None:
-            return jsonify([])
-        ids = list(s.scalars(select(TransferRecord.id).where(TransferRecord.call_id == call.id).order_by(TransferRecord.id)))
-    return jsonify([_load(i) for i in ids])
+    call = calls.load_call(current_state().db, request.args.get("call_sid", ""))
+    return jsonify([_load(i) for i in call["transfer_ids"]] if call else [])
 
 
 @bp.get("/calls/<call_sid>")
 def call_json(call_sid: str):
     """One call: status, outcome, transcript (with intents and latencies) and its transfers."""
-    with current_state().db.session() as s:
-        call = s.scalar(select(Call).where(Call.call_sid == call_sid))
-        if call is None:
-            abort(404, description=f"no call {call_sid}")
-        turns = list(s.scalars(select(Turn).where(Turn.call_id == call.id).order_by(Turn.id)))
-        ids = list(s.scalars(select(TransferRecord.id).where(TransferRecord.call_id == call.id).order_by(TransferRecord.id)))
-        body = {
-            "call_sid": call.call_sid, "caller": call.caller, "status": call.status, "outcome": call.outcome,
-            "duration_s": call.duration_s,
-            "transcript": [{"speaker": t.speaker, "text": t.text, "intent": t.intent, "confidence": t.confidence,
-                            "frustration": t.frustration, "latency_ms": t.latency_ms, "details": t.details or {}}
-                           for t in turns],
-        }
-    body["transfers"] = [_load(i) for i in ids]
+    call = calls.load_call(current_state().db, call_sid)
+    if call is None:
+        abort(404, description=f"no call {call_sid}")
+    body = {k: call[k] for k in ("call_sid", "caller", "status", "outcome", "duration_s")}
+    body["transcript"] = [{k: t[k] for k in ("speaker", "text", "intent", "confidence", "frustration", "latency_ms", "details")}
+                          for t in call["transcript"]]
+    body["transfers"] = [_load(i) for i in call["transfer_ids"]]
     return jsonify(body)

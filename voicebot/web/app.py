@@ -61,17 +61,17 @@ def create_app(settings: Settings | None = None, pipeline=None, *, session_facto
         threading.Thread(target=_load_pipeline, args=(state,), name="voicebot-model-loader", daemon=True).start()
 
     app.register_blueprint(ops)
-    app.register_blueprint(webhooks.bp)
-    app.register_blueprint(media_stream.bp)
+    app.register_blueprint(webhooks.blueprint(state))
+    app.register_blueprint(media_stream.blueprint(state))
     app.register_blueprint(agent.bp)
     return app
 
 
 def voice_call_session(call_sid: str, io, state: AppState):
     """The real per-call session (``voicebot.session.call.VoiceCallSession``) on the shared pipeline."""
-    from voicebot.session.call import session_factory
+    from voicebot.session.call import VoiceCallSession
 
-    return session_factory(call_sid, io, state)
+    return VoiceCallSession(state.pipeline, io, call_sid=call_sid)
 
 
 def _load_pipeline(state: AppState) -> None:

@@ -1,5 +1,6 @@
 """What a running voicebot web app holds: settings, database, the shared pipeline, and how
-to make a per-call session. Stored on the Flask app as ``app.extensions["voicebot"]``."""
+to make a per-call session. Stored on the Flask app as ``app.extensions["voicebot"]`` and handed
+to the Twilio blueprints (it is their ``TwilioAppContext``)."""
 from __future__ import annotations
 
 import threading
@@ -32,7 +33,7 @@ class AppState:
         if self.rest_factory is None:
             from voicebot.telephony.twilio.rest import TwilioRest
 
-            client = TwilioRest(self.settings, self.db)
+            client = TwilioRest(self.settings)
             self.rest_factory = lambda: client
         return self.rest_factory()
 

@@ -16,12 +16,12 @@ from typing import Callable
 
 import numpy as np
 
-from voicebot.actions import Transfer
 from voicebot.audio.codecs import ulaw_encode
 from voicebot.errors import VoicebotError
+from voicebot.handoff.context import Handoff
 from voicebot.session.base import FRAME_SAMPLES
 from voicebot.telephony.twilio.serializer import TwilioSerializer
-from voicebot.web import metrics
+from voicebot import observability as metrics
 
 log = logging.getLogger(__name__)
 FRAME_S = 0.02
@@ -75,13 +75,10 @@ class TwilioCallIO:
             self._send_raw(self._serializer.clear())
         self.clears_sent += 1
 
-    def transfer(self, transfer: Transfer, call_record_id: str = "") -> None:
+    def transfer(self, handoff: Handoff) -> None:
         def run():
-            rest = self._need_rest()
-            existing = int(call_record_id) if str(call_record_id).isdigit() else None
-            transfer_id = rest.transfer(self.call_sid, transfer.destination, transfer.reason, transfer.context, existing)
-            if transfer_id is not None:
-                self.transfer_ids.append(transfer_id)
+            self._need_rest().transfer(self.call_sid, handoff)
+            self.transfer_ids.append(handoff.record_id)
 
         self._enqueue_action("transfer", run)
 

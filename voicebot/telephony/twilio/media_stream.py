@@ -19,28 +19,30 @@ from flask import Blueprint
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
+from voicebot import observability as metrics
 from voicebot.errors import TelephonyError, VoicebotError
 from voicebot.session.base import FRAME_SAMPLES
-from voicebot.telephony.twilio import call_store
+from voicebot.storage import calls
 from voicebot.telephony.twilio.call_io import TwilioCallIO
+from voicebot.telephony.twilio.context import TwilioAppContext
 from voicebot.telephony.twilio.serializer import Connected, Dtmf, Mark, Media, Start, Stop, TwilioSerializer
-from voicebot.web import metrics
-from voicebot.web.state import AppState, current_state
 
 log = logging.getLogger(__name__)
-
-bp = Blueprint("twilio_media", __name__)
-sock = Sock()
 
 IDLE_TIMEOUT_S = 20.0  # Twilio sends a frame every 20 ms; this long without one means it is gone
 STOP_GRACE_S = 1.5  # after a REST transfer/hang-up Twilio stops the stream; close it if it does not
 
 
-@sock.route("/twilio/media", bp=bp)
-def media_stream(ws) -> None:
-    """One call's Media Stream, from ``connected`` to ``stop`` or disconnect."""
-    state = current_state()
-    MediaStreamHandler(ws, state).run()
+def blueprint(state: TwilioAppContext) -> Blueprint:
+    """``WS /twilio/media`` for the app whose context is ``state``."""
+    bp = Blueprint("twilio_media", __name__)
+
+    @Sock().route("/twilio/media", bp=bp)
+    def media_stream(ws) -> None:
+        """One call's Media Stream, from ``connected`` to ``stop`` or disconnect."""
+        MediaStreamHandler(ws, state).run()
+
+    return bp
 
 
 def _no_delay(ws) -> None:
@@ -55,7 +57,7 @@ def _no_delay(ws) -> None:
 class MediaStreamHandler:
     """The reader loop of one Media Stream and the teardown that always follows it."""
 
-    def __init__(self, ws, state: AppState):
+    def __init__(self, ws, state: TwilioAppContext):
         self.ws = ws
         _no_delay(ws)
         self.state = state
@@ -145,7 +147,7 @@ class MediaStreamHandler:
             log.error("call %s: models not loaded yet; rejecting the stream", start.call_sid)
             return False
         try:
-            call_store.claim_stream_token(self.state.db, start.call_sid, start.custom_parameters.get("token", ""))
+            calls.claim_stream_token(self.state.db, start.call_sid, start.custom_parameters.get("token", ""))
         except TelephonyError as exc:
             metrics.ERRORS.labels(where="stream_token").inc()
             log.warning("call %s: stream rejected: %s", start.call_sid, exc)
@@ -191,7 +193,7 @@ class MediaStreamHandler:
                 log.exception("call %s: session teardown failed", self.call_sid)
         if self.call_sid != "-":
             try:
-                call_store.mark_stream_ended(self.state.db, self.call_sid, reason)
+                calls.note_stream_ended(self.state.db, self.call_sid, reason)
             except VoicebotError as exc:
                 log.error("call %s: could not record the end of the stream: %s", self.call_sid, exc)
         log.info("call %s: media stream ended (%s)", self.call_sid, reason)

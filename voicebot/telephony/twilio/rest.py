@@ -9,15 +9,13 @@ Every failure (HTTP error, unreachable server) becomes a one-line ``TelephonyErr
 from __future__ import annotations
 
 import logging
-from typing import Mapping
 
 from twilio.base.exceptions import TwilioException
 from twilio.rest import Client
 
 from voicebot.config import Settings
 from voicebot.errors import TelephonyError
-from voicebot.storage.db import Database
-from voicebot.telephony.twilio.call_store import record_transfer
+from voicebot.handoff.context import Handoff
 from voicebot.telephony.twilio.twiml import transfer_twiml
 
 log = logging.getLogger(__name__)
@@ -26,29 +24,20 @@ log = logging.getLogger(__name__)
 class TwilioRest:
     """Live-call control for one Twilio account: ``transfer`` and ``hangup``."""
 
-    def __init__(self, settings: Settings, db: Database | None = None, *, timeout_s: float = 10.0):
+    def __init__(self, settings: Settings, *, timeout_s: float = 10.0):
         self.settings = settings
-        self.db = db
         self.client = Client(settings.twilio_account_sid, settings.twilio_auth_token)
         if settings.twilio_api_base_url:
             self.client.api.base_url = settings.twilio_api_base_url.rstrip("/")
         self.client.http_client.timeout = timeout_s
 
-    def transfer(self, call_sid: str, destination: str, reason: str, context: Mapping | None = None,
-                 transfer_id: int | None = None) -> int | None:
-        """Redirect the live call to ``destination`` with a ``<Dial>`` carrying the context.
-
-        Persists a ``TransferRecord`` first (unless ``transfer_id`` names one already saved) so
-        the agent can open it at ``/agent/transfers/<id>``; returns that id (None without a db).
-        """
-        context = dict(context or {})
-        if transfer_id is None and self.db is not None:
-            transfer_id = record_transfer(self.db, call_sid, destination, reason, context)
-        headers = {"reason": reason, "transfer_id": transfer_id, "intent": context.get("intent")}
-        twiml = transfer_twiml(destination, headers)
-        self._update(call_sid, twiml=twiml)
-        log.info("call %s transferred to %s (transfer %s): %s", call_sid, destination, transfer_id, reason)
-        return transfer_id
+    def transfer(self, call_sid: str, handoff: Handoff) -> None:
+        """Redirect the live call to ``handoff.destination`` with a ``<Dial>`` carrying the reason,
+        intent and the id of the context record the agent opens at ``/agent/transfers/<id>``
+        (stored by the session before; this only talks to Twilio)."""
+        headers = {"reason": handoff.reason, "transfer_id": handoff.record_id, "intent": handoff.context.get("intent")}
+        self._update(call_sid, twiml=transfer_twiml(handoff.destination, headers))
+        log.info("call %s transferred to %s (transfer %s): %s", call_sid, handoff.destination, handoff.record_id, handoff.reason)
 
     def hangup(self, call_sid: str) -> None:
         """End the live call (``Status=completed``)."""

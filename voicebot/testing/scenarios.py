@@ -1,5 +1,4 @@
-"""Conversation tests: YAML scenarios played against a flow through the real engine,
-understanding layer, data sources and (for audio turns) speech recogniser.
+"""Conversation-test files: YAML scenarios, what each turn expects, and how a result reads.
 
 A scenario file::
 
@@ -13,11 +12,9 @@ A scenario file::
           - text: where is my order              # or dtmf: "4172#", audio: FILE.wav, silence: true, hangup: true
             expect: {intent: order_status, says: "order number"}
 
-Audio paths are relative to the scenario file. An audio turn is transcribed by the real
-recogniser and its audio reaches the understanding layer too, so the caller's voice (prosody,
-relative to their own earlier turns in the scenario) counts towards frustration, as in a call.
-A scenario whose audio files are missing (e.g. an evaluation-only dataset outside the repo that
-is not on this machine) is skipped, with the missing file named, rather than failed.
+Audio paths are relative to the scenario file. A scenario whose audio files are missing (e.g.
+an evaluation-only dataset outside the repo that is not on this machine) is skipped, with the
+missing file named, rather than failed. ``voicebot.testing.conversations`` plays them.
 
 Expectations (all optional): ``intent``, ``heard`` (ASR text contains these words; digit words
 and numerals compare equal), ``slots`` (subset),
@@ -27,18 +24,14 @@ turn), ``style``, ``node``, ``lookup`` (source asked), ``transfer`` (true/false 
 """
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
 
 import yaml
 
-from voicebot.actions import Lookup, Say, Transfer
-from voicebot.errors import FlowError, LookupFailedError
-from voicebot.events import CallEnded, CallStarted, DtmfPressed, LookupCompleted, LookupFailed, NoInput, Utterance
-from voicebot.flows.engine import step
+from voicebot.actions import Transfer
+from voicebot.errors import FlowError
 from voicebot.flows.loader import Flow, load_flow
 
 INPUT_KEYS = ("text", "dtmf", "audio", "silence", "hangup")
@@ -98,133 +91,14 @@ class ScenarioResult:
                 "failures": [f"turn {i}: {f}" for i, t in enumerate(self.turns) for f in t.failures]}
 
 
-class ConversationRunner:
-    """Plays scenarios. ``understander`` turns text (and audio) into an ``Understanding``
-    (``.understand(text, audio=, tracker=)``); ``sources`` is a ``DataSources``; ``asr_factory``
-    is called once, on the first audio turn. With ``voice`` (the default) audio turns' audio is
-    understood too, and an understander without a voice analyser gets a copy with one on the
-    first audio turn, as a call's would; ``voice=False`` understands only the words."""
-
-    def __init__(self, understander, sources, asr_factory: Callable[[], Any] | None = None, voice: bool = True):
-        self.understander = understander
-        self.sources = sources
-        self.asr_factory = asr_factory
-        self.voice = voice
-        self.last_tracker = None  # the frustration tracker of the last scenario run, for inspection
-        self._asr = None
-
-    def run(self, flow: Flow, scenario: dict, file: str = "", base_dir: Path = Path(".")) -> ScenarioResult:
-        from voicebot.nlu.emotion.fusion import FrustrationTracker  # real per-call frustration memory
-
-        missing = missing_audio(scenario, base_dir)
-        if missing:
-            more = f" (+{len(missing) - 1} more)" if len(missing) > 1 else ""
-            return ScenarioResult(file, scenario.get("name", "unnamed"), [], skipped=f"audio file not found: {missing[0]}{more}")
-        tracker = self.last_tracker = FrustrationTracker()
-        params = {"local_time": scenario["local_time"]} if scenario.get("local_time") else {}
-        start = CallStarted(call_id=f"test-{scenario.get('name', '')}", caller=str(scenario.get("caller", "")), params=params)
-        state, actions = step(flow, None, start)
-        record = TurnRecord(caller="(call starts)")
-        state = self._settle(flow, state, actions, record)
-        turns, listen = [record], _last_listen(actions)
-        for raw in scenario.get("turns", []):
-            if not any(k in raw for k in INPUT_KEYS):  # expectations about the previous bot output
-                record = turns[-1]
-            else:
-                record = TurnRecord(caller=_describe(raw))
-                event = self._event(raw, base_dir, listen, record, tracker)
-                state, actions = step(flow, state, event)
-                state = self._settle(flow, state, actions, record)
-                listen = _last_listen(actions) or listen
-                turns.append(record)
-            record.node, record.ended = state.node, state.ended
-            record.failures += check(raw.get("expect", {}), record, state.variables)
-        return ScenarioResult(file, scenario.get("name", "unnamed"), turns)
-
-    def _event(self, raw: dict, base_dir: Path, listen, record: TurnRecord, tracker):
-        if "dtmf" in raw:
-            return DtmfPressed(str(raw["dtmf"]))
-        if "silence" in raw:
-            tracker.note_silence(6.0)
-            return NoInput()
-        if "hangup" in raw:
-            return CallEnded("hangup")
-        audio = None
-        if "audio" in raw:
-            from voicebot.audio.wavfile import read_wav
-
-            audio = read_wav(base_dir / str(raw["audio"]))
-            text = self._transcribe(audio, listen)
-            record.heard = text
-        else:
-            text = str(raw["text"])
-        audio = audio if self.voice else None  # voice=False: words only, as with voice emotion off
-        understanding = self._understander(audio).understand(text, audio=audio, tracker=tracker)
-        record.intent = understanding.intent
-        return Utterance(text=text, understanding=understanding)
-
-    def _understander(self, audio):
-        """The understander, given a voice analyser (once) when an audio turn needs one."""
-        if audio is not None and self.voice and getattr(self.understander, "acoustic", False) is None:
-            from voicebot.nlu.emotion.acoustic import AcousticAnalyzer
-
-            self.understander = copy.copy(self.understander)  # the caller's object stays as it was
-            self.understander.acoustic = AcousticAnalyzer(warm=True)
-        return self.understander
-
-    def _transcribe(self, audio, listen) -> str:
-        from voicebot.asr.base import Grammar
-
-        if self._asr is None:
-            if self.asr_factory is None:
-                raise FlowError("this scenario has audio turns but no speech recogniser was given")
-            self._asr = self.asr_factory()
-        grammar = None
-        if listen is not None and listen.grammar in ("digits", "yesno"):
-            grammar = Grammar(listen.grammar)
-        elif listen is not None and isinstance(listen.grammar, tuple):
-            grammar = Grammar("phrases", listen.grammar)
-        if grammar is not None and not self._asr.supports_grammar(grammar):
-            grammar = None
-        return self._asr.transcribe(audio.pcm, audio.sample_rate, grammar).text
-
-    def _settle(self, flow: Flow, state, actions, record: TurnRecord):
-        """Record actions; answer ``Lookup`` actions from the data sources until none is pending."""
-        while True:
-            lookups = []
-            for action in actions:
-                if isinstance(action, Say):
-                    record.says.append(action.text)
-                    record.styles.append(action.style or "")
-                elif isinstance(action, Transfer):
-                    record.transfer = action
-                elif isinstance(action, Lookup):
-                    record.lookups.append(action.source)
-                    lookups.append(action)
-            if not lookups:
-                return state
-            lookup = lookups[-1]
-            try:
-                event = LookupCompleted(lookup.lookup_id, self.sources.run(lookup.source, lookup.params, lookup.timeout_s))
-            except LookupFailedError as exc:
-                event = LookupFailed(lookup.lookup_id, str(exc))
-            state, actions = step(flow, state, event)
-
-
 def missing_audio(scenario: dict, base_dir: Path) -> list[Path]:
     """Audio files a scenario's turns name that do not exist (paths relative to ``base_dir``)."""
     paths = [base_dir / str(t["audio"]) for t in scenario.get("turns", []) if isinstance(t, dict) and "audio" in t]
     return [p for p in paths if not p.is_file()]
 
 
-def _last_listen(actions):
-    from voicebot.actions import Listen
-
-    listens = [a for a in actions if isinstance(a, Listen)]
-    return listens[-1] if listens else None
-
-
-def _describe(raw: dict) -> str:
+def describe(raw: dict) -> str:
+    """How a caller turn reads in a report."""
     if "text" in raw:
         return repr(str(raw["text"]))
     if "dtmf" in raw:

@@ -14,7 +14,7 @@ from typing import Iterable
 
 from voicebot.errors import FlowError
 from voicebot.flows.loader import Flow, load_flow, load_flow_text
-from voicebot.storage import repositories as repo
+from voicebot.storage import flow_versions
 from voicebot.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class FlowStore:
 
     def versions(self) -> list[dict]:
         """Saved versions of this flow, newest first (empty without a database)."""
-        return repo.list_flow_versions(self.db, self._flow.name) if self.db else []
+        return flow_versions.list_flow_versions(self.db, self._flow.name) if self.db else []
 
     def rollback(self, version_id: int) -> Flow:
         """Make saved version ``version_id`` live again: validate it, write it to the file, reload."""
@@ -67,7 +67,7 @@ class FlowStore:
     def _load(self) -> Flow:
         flow = load_flow(self.path, self.known_sources)
         if self.db is not None:
-            self.version_id = repo.save_flow_version(self.db, flow.name, flow.source, flow.sha256)
+            self.version_id = flow_versions.save_flow_version(self.db, flow.name, flow.source, flow.sha256)
         log.info("flow %s loaded (%s nodes, sha256 %s)", flow.name, len(flow.nodes), flow.sha256[:12])
         return flow
 
@@ -85,7 +85,7 @@ def restore_version(path: str | os.PathLike, db: Database, version_id: int, know
     Works when the file itself is currently invalid (the usual reason to roll back); a live
     ``FlowStore`` picks the restored file up on its next ``current()``."""
     path = Path(path)
-    saved = repo.get_flow_version(db, version_id)
+    saved = flow_versions.get_flow_version(db, version_id)
     if saved is None:
         raise FlowError(f"flow version {version_id} does not exist")
     flow = load_flow_text(saved["source"], str(path), path.resolve().parent, known_sources)

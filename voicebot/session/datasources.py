@@ -1,11 +1,13 @@
-"""Data sources a flow's ``lookup`` nodes call, run by the session runner (never by the engine).
+"""Data sources a flow's ``lookup`` nodes call, run beside the session runner (never by the engine).
 
-Three kinds, one call: ``DataSources.run(source, params, timeout_s) -> dict``:
+Three kinds, one call: ``DataSources.call(source, params) -> dict``:
 - built-in SQL over the customers/orders tables (``customer_by_phone``, ``order_by_number``,
   ``orders_by_phone``, ``recommendations``);
 - HTTP APIs declared in the flow (GET, JSON object answer, with a timeout);
 - Python functions registered by name (``register``) or declared as ``module:function``.
-Every failure (error, time-out, non-dict answer) is raised as ``LookupFailedError``.
+Every failure (error, non-dict answer) is raised as ``LookupFailedError``. ``call`` runs on the
+caller's thread: the lookup pool and the one time limit are ``voicebot.session.lookups``'s (an
+HTTP source also gives its socket the timeout its declaration names, so a stuck request ends).
 Registration is explicit: nothing registers itself on import.
 """
 from __future__ import annotations
@@ -15,19 +17,14 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable
 
-from voicebot.errors import LookupFailedError, VoicebotError
+from voicebot.errors import LookupFailedError
 from voicebot.flows import schema as s
-from voicebot.storage import repositories as repo
+from voicebot.storage import customers
 from voicebot.storage.db import Database
 
 SourceFunction = Callable[[dict[str, Any]], dict[str, Any]]
-# Shared by all calls; a timed-out function keeps its thread until it returns (Python cannot
-# kill threads), so the pool is sized for a few stuck calls without blocking new ones.
-_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="flow-lookup")
 
 
 class DataSources:
@@ -51,10 +48,10 @@ class DataSources:
 
     def add_sql(self, db: Database) -> None:
         """Register the built-in SQL sources over ``db``."""
-        self.register("customer_by_phone", lambda p: repo.customer_by_phone(db, str(p.get("phone", ""))))
-        self.register("order_by_number", lambda p: repo.order_by_number(db, str(p.get("number", ""))))
-        self.register("orders_by_phone", lambda p: repo.orders_by_phone(db, str(p.get("phone", ""))))
-        self.register("recommendations", lambda p: repo.recommendations(db, str(p.get("phone", ""))))
+        self.register("customer_by_phone", lambda p: customers.customer_by_phone(db, str(p.get("phone", ""))))
+        self.register("order_by_number", lambda p: customers.order_by_number(db, str(p.get("number", ""))))
+        self.register("orders_by_phone", lambda p: customers.orders_by_phone(db, str(p.get("phone", ""))))
+        self.register("recommendations", lambda p: customers.recommendations(db, str(p.get("phone", ""))))
 
     def register(self, name: str, function: SourceFunction) -> None:
         """Make ``function(params) -> dict`` available to lookup nodes as ``name``."""
@@ -63,20 +60,16 @@ class DataSources:
     def names(self) -> set[str]:
         return set(self._sources)
 
-    def run(self, source: str, params: dict[str, Any], timeout_s: float = 5.0) -> dict[str, Any]:
-        """Call ``source`` with ``params``; its dict answer, or ``LookupFailedError`` within ``timeout_s``."""
+    def call(self, source: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Call ``source`` with ``params``; its dict answer, or ``LookupFailedError``."""
         function = self._sources.get(source)
         if function is None:
             raise LookupFailedError(f"data source '{source}' is not registered")
-        future = _POOL.submit(function, dict(params))
         try:
-            result = future.result(timeout=timeout_s)
-        except FutureTimeout:
-            future.cancel()
-            raise LookupFailedError(f"data source '{source}' timed out after {timeout_s:g} s") from None
+            result = function(dict(params))
         except LookupFailedError:
             raise
-        except (VoicebotError, Exception) as exc:  # any failure of outside code becomes one error type
+        except Exception as exc:  # any failure of outside code becomes one error type
             raise LookupFailedError(f"data source '{source}' failed: {exc}") from exc
         if not isinstance(result, dict):
             raise LookupFailedError(f"data source '{source}' returned {type(result).__name__}, not a JSON object")

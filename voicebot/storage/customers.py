@@ -1,6 +1,7 @@
-"""Queries the flows need: customers by phone, orders by number, recommendations from past
-purchases, and saved flow versions. Each function opens its own short transaction and returns
-plain dicts (JSON-able, ready for a flow's variables), never ORM objects.
+"""Customers and their orders: the queries flows and the session need (caller lookup by phone,
+orders by number or phone, recommendations from past purchases). One phone normalisation for
+every lookup. Each function opens its own short transaction and returns plain dicts (JSON-able,
+ready for a flow's variables), never ORM objects.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections import Counter
 from sqlalchemy import select
 
 from voicebot.storage.db import Database
-from voicebot.storage.tables import Customer, FlowVersion, Order
+from voicebot.storage.tables import Customer, Order
 
 
 def normalise_phone(phone: str) -> str:
@@ -86,31 +87,3 @@ def _spoken_list(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def save_flow_version(db: Database, name: str, source: str, sha256: str) -> int:
-    """Store a flow's text unless the newest saved version is identical; return that version's id."""
-    with db.session() as session:
-        latest = session.scalar(select(FlowVersion).where(FlowVersion.name == name).order_by(FlowVersion.id.desc()).limit(1))
-        if latest is not None and latest.sha256 == sha256:
-            return latest.id
-        version = FlowVersion(name=name, source=source, sha256=sha256)
-        session.add(version)
-        session.flush()
-        return version.id
-
-
-def list_flow_versions(db: Database, name: str) -> list[dict]:
-    """Saved versions of flow ``name``, newest first (without their text)."""
-    with db.session() as session:
-        rows = session.scalars(select(FlowVersion).where(FlowVersion.name == name).order_by(FlowVersion.id.desc())).all()
-        return [{"id": v.id, "name": v.name, "sha256": v.sha256, "created_at": v.created_at.isoformat()} for v in rows]
-
-
-def get_flow_version(db: Database, version_id: int) -> dict | None:
-    """One saved version with its YAML ``source``, or None."""
-    with db.session() as session:
-        v = session.get(FlowVersion, version_id)
-        if v is None:
-            return None
-        return {"id": v.id, "name": v.name, "sha256": v.sha256, "source": v.source, "created_at": v.created_at.isoformat()}

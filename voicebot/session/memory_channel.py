@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from voicebot.actions import Transfer
+from voicebot.handoff.context import Handoff
 from voicebot.session.base import FRAME_SAMPLES, SAMPLE_RATE
 from voicebot.session.timers import FrameClock
 
@@ -56,9 +56,9 @@ class RecordingCallIO:
             self._queue.clear()
             self.events.append(ChannelEvent("clear", self.clock()))
 
-    def transfer(self, transfer: Transfer, call_record_id: str) -> None:
+    def transfer(self, handoff: Handoff) -> None:
         with self._lock:
-            self.events.append(ChannelEvent("transfer", self.clock(), transfer.reason, (transfer, call_record_id)))
+            self.events.append(ChannelEvent("transfer", self.clock(), handoff.reason, handoff))
 
     def hangup(self, reason: str) -> None:
         with self._lock:
