@@ -20,10 +20,13 @@ from voicebot.config import PROJECT_ROOT
 ASOUNDRC = """
 pcm.vb_speaker_raw {{ type file; slave.pcm "null"; file "|cat >> {dir}/played.raw"; format "raw" }}
 pcm.vb_mic_raw {{ type file; slave.pcm "null"; file "/dev/null"; infile "{dir}/mic.raw"; format "raw" }}
-pcm.vb_speaker {{ type plug; slave {{ pcm "vb_speaker_raw"; format S16_LE; rate 8000; channels 1 }} }}
-pcm.vb_mic {{ type plug; slave {{ pcm "vb_mic_raw"; format S16_LE; rate 8000; channels 1 }} }}
+pcm.vb_speaker {{ type plug; slave {{ pcm "vb_speaker_raw"; format S16_LE; rate 48000; channels 1 }} }}
+pcm.vb_mic {{ type plug; slave {{ pcm "vb_mic_raw"; format S16_LE; rate 48000; channels 1 }} }}
 """
-DEVICE_RATE = 8000  # the line rate: no converter between the files and the bot (devices tests cover resampling)
+# A laptop's rate: talk opens the devices at 48 kHz (--device-rate) and resamples to and from the
+# 8 kHz line itself. (Letting ALSA's plug convert instead is no test: its file plugin then
+# misreads the input file's timing.)
+DEVICE_RATE = 48000
 
 
 def _run_talk(home, *args, timeout=300):
@@ -48,20 +51,16 @@ def test_talk_answers_a_spoken_order_number_through_the_sound_devices(alsa_home)
     resample(caller, 8000, DEVICE_RATE).astype("<i2").tofile(alsa_home / "mic.raw")
     seconds = len(caller) / 8000
 
-    done = _run_talk(alsa_home, "-i", "vb_mic", "-o", "vb_speaker", "--seconds", f"{seconds:.2f}", "--json")
+    done = _run_talk(alsa_home, "-i", "vb_mic", "-o", "vb_speaker", "--device-rate", str(DEVICE_RATE), "--seconds", f"{seconds:.2f}", "--json")
     assert done.returncode == 0, done.stderr[-2000:]
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     said = [line["text"] for line in lines if line["type"] == "bot"]
     heard = [line["text"] for line in lines if line["type"] == "you"]
     assert said[0] == "Hi Ana, welcome back to Acme."
     assert "Please say or key in your order number." in said, (said, heard)
-    # The claim here is the sound-device path, not recognition accuracy (tests/test_asr.py and the
-    # flow's audio scenarios cover that): the recorded digits must be heard through the
-    # microphone device and answered through the speaker device. Whisper tiny.en sometimes drops
-    # this speaker's leading "four", so the reply may be the status or "couldn't find order".
-    assert any("7 2" in h or "seven two" in h for h in heard), (said, heard)
-    after_question = said[said.index("Please say or key in your order number.") + 1:]
-    assert any(line.startswith("Order 4 1 7 2 has shipped") or "couldn't find order" in line for line in after_question), (said, heard)
+    # the recorded digits are heard through the 48 kHz microphone and answered through the speaker
+    assert "Order 4 1 7 2 has shipped and arrives Thursday." in said, (said, heard)
+    assert "warning" not in done.stderr, done.stderr  # the microphone lost no audio
     played = np.fromfile(alsa_home / "played.raw", dtype="<i2")
     assert len(played) / DEVICE_RATE > 5.0 and np.abs(played).max() > 1000  # the replies reached the speaker
 

@@ -17,7 +17,7 @@ from voicebot.session.datasources import DataSources
 from voicebot.session.dtmf import DtmfCollector
 from voicebot.session.lookups import FillerDue, LookupRunner
 from voicebot.session.playback import PlaybackTracker, QueuedPrompt, split_chunks
-from voicebot.session.memory_channel import RecordingCallIO
+from voicebot.testing.memory_call import RecordingCallIO
 from voicebot.session.timers import FrameClock, Ticker, Timers
 
 

@@ -10,6 +10,7 @@ happens on machines without a sound card (PortAudio then lists no devices at all
 """
 from __future__ import annotations
 
+import queue
 import threading
 from typing import Iterator
 
@@ -104,34 +105,61 @@ class LocalAudio:
         self._input_rate_wanted, self._output_rate_wanted = input_rate, output_rate
         self._stop_capture = threading.Event()
         self._stop_playback = threading.Event()
+        self.overflows = 0  # input blocks the device reported as overflowed (audio lost)
+
+    def check(self) -> None:
+        """Raise ``AudioError`` now if the input or output device is missing or unusable."""
+        for spec, kind, wanted in ((self._input_spec, "input", self._input_rate_wanted), (self._output_spec, "output", self._output_rate_wanted)):
+            _device_rate(_find_device(spec, kind), kind, wanted)
 
     # -- capture --------------------------------------------------------------------------
 
     def frames(self, max_seconds: float | None = None) -> Iterator[np.ndarray]:
-        """Yield 20 ms frames (160 int16 samples at 8 kHz) until ``stop()`` or ``max_seconds``."""
+        """Yield 20 ms frames (160 int16 samples at 8 kHz) until ``stop()`` or ``max_seconds``.
+
+        A reader thread keeps reading the device into a queue, so a slow consumer (a busy
+        machine) never lets the device overflow and drop the caller's words; overflows the
+        device still reports are counted in ``overflows``."""
         sd = _sd()
         info = _find_device(self._input_spec, "input")
         rate = _device_rate(info, "input", self._input_rate_wanted)
         block = rate * FRAME_MS // 1000
-        to_line = _Resampler(rate, LINE_RATE)
-        pending = np.zeros(0, dtype=np.int16)
-        produced, limit = 0, None if max_seconds is None else int(max_seconds * 1000 / FRAME_MS)
+        limit = None if max_seconds is None else int(max_seconds * 1000 / FRAME_MS)
         self._stop_capture.clear()
+        self.overflows = 0
         try:
             stream = sd.InputStream(device=info["index"], samplerate=rate, channels=1, dtype="int16", blocksize=block)
         except (ValueError, sd.PortAudioError) as exc:
             raise AudioError(f"cannot open input device {info['name']!r} at {rate} Hz: {exc}") from None
+        captured: queue.Queue = queue.Queue()
+        reader = threading.Thread(target=self._read, args=(stream, block, captured), name="voicebot-mic", daemon=True)
         with stream:
-            while not self._stop_capture.is_set() and (limit is None or produced < limit):
-                try:
-                    data, _overflowed = stream.read(block)
-                except sd.PortAudioError as exc:
-                    raise AudioError(f"input device {info['name']!r} failed: {exc}") from None
-                pending = np.concatenate([pending, to_line(data[:, 0])])
-                while len(pending) >= FRAME_SAMPLES and not self._stop_capture.is_set() and (limit is None or produced < limit):
-                    frame, pending = pending[:FRAME_SAMPLES].copy(), pending[FRAME_SAMPLES:]
-                    produced += 1
-                    yield frame
+            reader.start()
+            pending, produced, to_line = np.zeros(0, dtype=np.int16), 0, _Resampler(rate, LINE_RATE)
+            try:
+                while not self._stop_capture.is_set() and (limit is None or produced < limit):
+                    data = captured.get()
+                    if isinstance(data, Exception):
+                        raise AudioError(f"input device {info['name']!r} failed: {data}") from None
+                    pending = np.concatenate([pending, to_line(data)])
+                    while len(pending) >= FRAME_SAMPLES and not self._stop_capture.is_set() and (limit is None or produced < limit):
+                        frame, pending = pending[:FRAME_SAMPLES].copy(), pending[FRAME_SAMPLES:]
+                        produced += 1
+                        yield frame
+            finally:
+                self._stop_capture.set()
+                reader.join(timeout=2.0)
+
+    def _read(self, stream, block: int, captured: queue.Queue) -> None:
+        """The reader thread: device blocks into ``captured`` until ``stop()``; a device error is put there too."""
+        sd = _sd()
+        try:
+            while not self._stop_capture.is_set():
+                data, overflowed = stream.read(block)
+                self.overflows += bool(overflowed)
+                captured.put(data[:, 0].copy())
+        except sd.PortAudioError as exc:
+            captured.put(exc)
 
     def stop(self) -> None:
         """End ``frames()`` after the current frame (callable from any thread)."""

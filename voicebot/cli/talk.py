@@ -17,8 +17,10 @@ import click
 @click.option("--output-device", "-o", default=None, help="Speaker: PortAudio index or part of its name (default: system default).")
 @click.option("--caller", default="+15550001111", show_default=True, help="Caller number the flow sees (the demo knows this customer).")
 @click.option("--seconds", type=click.FloatRange(min=0.1), default=None, help="Hang up after this long (default: until Ctrl-C or the bot ends the call).")
+@click.option("--device-rate", type=click.IntRange(8000, 192000), default=None,
+              help="Open both sound devices at this rate (Hz) and resample to the 8 kHz line here (default: 8 kHz when the device takes it, else its own rate).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line: who said what.")
-def talk(input_device, output_device, caller, seconds, as_json):
+def talk(input_device, output_device, caller, seconds, device_rate, as_json):
     """Talk to the bot through your microphone and speakers (Ctrl-C hangs up)."""
     from voicebot.audio.devices import LocalAudio
     from voicebot.config import load_settings
@@ -33,9 +35,8 @@ def talk(input_device, output_device, caller, seconds, as_json):
         else:
             click.echo(f"{kind:>8}: {text}")
 
-    audio = LocalAudio(_device(input_device), _device(output_device))
-    frames = audio.frames(max_seconds=seconds)
-    first = next(frames)  # opens the microphone now: a missing device fails before models load
+    audio = LocalAudio(_device(input_device), _device(output_device), input_rate=device_rate, output_rate=device_rate)
+    audio.check()  # a missing device fails now, before the models load
     if not as_json:
         click.echo("loading models...", err=True)
     pipeline = build_pipeline(load_settings())
@@ -45,16 +46,17 @@ def talk(input_device, output_device, caller, seconds, as_json):
     io.on_mark = session.on_mark
     shown = 0
     reason = "hangup"
+    frames = audio.frames(max_seconds=seconds)  # the microphone opens as the call starts
     session.start(caller, {"channel": "local"})
     try:
         next_at = time.monotonic()
-        for frame in _chain(first, frames):
+        for frame in frames:
             session.on_audio(frame)
             shown = _show_new_lines(session, shown, show)
             if io.ended.is_set():
                 reason = "ended by the bot"
                 break
-            next_at += 0.02  # pace to real time; a live microphone already blocks this long
+            next_at += 0.02  # real time: a microphone delivers at this pace, a file device at once
             time.sleep(max(0.0, next_at - time.monotonic()))
     except KeyboardInterrupt:
         reason = "hangup"
@@ -63,17 +65,14 @@ def talk(input_device, output_device, caller, seconds, as_json):
         session.on_stop(reason)
         io.close()
         _show_new_lines(session, shown, show)
+    if audio.overflows:
+        click.echo(f"warning: the microphone overflowed {audio.overflows} times (audio was lost)", err=True)
     if io.error is not None:
         raise io.error
 
 
 def _device(spec: str | None):
     return int(spec) if spec is not None and spec.isdigit() else spec
-
-
-def _chain(first, rest):
-    yield first
-    yield from rest
 
 
 def _show_new_lines(session, shown: int, show) -> int:

@@ -59,7 +59,7 @@ class VoiceCallSession:
         self._typeahead = ""  # keys pressed while the bot was not listening yet
         self.barge_ins: list[tuple[str, float, float]] = []  # (speech|dtmf, heard_fraction, at)
         self.worker = TurnWorker(self, pipeline, io, call_sid=self.call_sid, channel=channel, calm_frustration=settings.calm_frustration)
-        self._thread = threading.Thread(target=self._run_worker, name=f"voicebot-call-{self.call_sid}", daemon=True)
+        self._thread = threading.Thread(target=self.worker.run, args=(self._jobs,), name=f"voicebot-call-{self.call_sid}", daemon=True)
         self._ticker = Ticker(self.tick, settings.tick_s, name=f"voicebot-tick-{self.call_sid}")
 
     # ---- channel side ---------------------------------------------------------------------------
@@ -248,27 +248,23 @@ class VoiceCallSession:
             else:
                 self._jobs.put(StepFlow(outcome))
 
-    def _run_worker(self) -> None:
-        while True:
-            job = self._jobs.get()
-            try:
-                if isinstance(job, StopCall):
-                    self.worker.stop(job)
-                    return
-                self.worker.handle(job)
-            except Exception:  # one bad turn must not kill the call
-                log.exception("call %s: error handling %s", self.call_sid, type(job).__name__)
-                metrics.ERRORS.labels("session").inc()
-            finally:
-                self._jobs.task_done()
-
-    # ---- what tests, the talk command and benchmarks read ---------------------------------------------
+    # ---- what drivers, tests and the talk command read -----------------------------------------------
     @property
     def idle(self) -> bool:
         """True when nothing is in progress: no utterance being captured, no turn, prompt or lookup."""
         with self._lock:
             return self._jobs.unfinished_tasks == 0 and not self._lookups.busy and not self._capture.in_speech \
                 and not (self._dtmf is not None and self._dtmf.collecting)
+
+    def join_work(self, timeout_s: float) -> bool:
+        """Wait until the worker has done every job queued so far; False after ``timeout_s``."""
+        with self._jobs.all_tasks_done:
+            return self._jobs.all_tasks_done.wait_for(lambda: self._jobs.unfinished_tasks == 0, timeout_s)
+
+    @property
+    def running_lookups(self) -> tuple[str, ...]:
+        with self._lock:
+            return self._lookups.running
 
     @property
     def alive_threads(self) -> list[threading.Thread]:
@@ -277,18 +273,15 @@ class VoiceCallSession:
 
     @property
     def prompts(self) -> list[str]:
-        """Every text the bot said, in order."""
-        return self.worker.prompts
+        return self.worker.prompts  # every text the bot said, in order
 
     @property
     def turns(self) -> list[dict]:
-        """Every answered caller turn with its text, understanding and stage timings."""
-        return self.worker.turns
+        return self.worker.turns  # every answered caller turn: text, understanding, stage timings
 
     @property
     def lines(self) -> list:
-        """The conversation so far (``TranscriptLine``: speaker, text, intent, at)."""
-        return list(self.worker.dialogue.lines) if self.worker.dialogue else []
+        return list(self.worker.dialogue.lines) if self.worker.dialogue else []  # the conversation (TranscriptLine)
 
 
 def _run(callbacks: list[Callable[[], None]]) -> None:

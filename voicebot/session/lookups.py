@@ -89,6 +89,11 @@ class LookupRunner:
     def busy(self) -> bool:
         return bool(self._running)
 
+    @property
+    def running(self) -> tuple[str, ...]:
+        """Ids of the lookups started and not yet reported by ``poll``."""
+        return tuple(self._running)
+
     def poll(self, now: float) -> list[FillerDue | LookupCompleted | LookupFailed]:
         """What happened since the last poll, in order: fillers due, then finished lookups."""
         out: list = []

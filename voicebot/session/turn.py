@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import queue
 import time
 from typing import Any
 
@@ -55,7 +56,23 @@ class TurnWorker:
             EndCall: lambda job: self._end(job.action),
         }
 
+    def run(self, jobs: "queue.Queue[Job]") -> None:
+        """The worker thread: run ``jobs`` in order until ``StopCall``; one bad job never ends the call."""
+        while True:
+            job = jobs.get()
+            try:
+                if isinstance(job, StopCall):
+                    self.stop(job)
+                    return
+                self.handle(job)
+            except Exception:
+                log.exception("call %s: error handling %s", self.call_sid, type(job).__name__)
+                metrics.ERRORS.labels("session").inc()
+            finally:
+                jobs.task_done()
+
     def handle(self, job: Job) -> None:
+        """Do one job (``StopCall`` is ``stop``'s)."""
         self._handlers[type(job)](job)
 
     def _start(self, caller: str, params: dict) -> None:

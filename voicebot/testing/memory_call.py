@@ -1,10 +1,10 @@
-"""An in-memory channel: ``RecordingCallIO`` plays the bot's audio on the session's clock the
-way Twilio does (in order, echoing each mark when its audio has been played, dropping queued
-audio on ``clear``) and records everything; ``CallDriver`` feeds caller audio and keys to a
-session frame by frame, advancing a ``FrameClock``.
+"""A call in memory, on one clock: ``RecordingCallIO`` plays the bot's audio on the session's
+clock the way Twilio does (in order, echoing each mark when its audio has been played, dropping
+queued audio on ``clear``) and records everything; ``CallDriver`` feeds caller audio and keys to
+a ``VoiceCallSession`` frame by frame on a ``FrameClock`` (virtual time).
 
-Used by tests, ``voicebot talk`` offline runs and benchmarks without a network in between.
-It is a channel, not a fake stage: the session, models and flow behind it are the real ones.
+Used by tests without a network in between. It is a channel, not a fake stage: the session,
+models and flow behind it are the real ones.
 """
 from __future__ import annotations
 
@@ -106,22 +106,46 @@ class RecordingCallIO:
 
 
 class CallDriver:
-    """Plays the caller: feeds 20 ms frames to ``session`` and advances the clock and channel.
+    """Plays the caller on one clock: feeds 20 ms frames to ``session``, advancing the session's
+    ``FrameClock`` and the channel, and between frames lets the call's work finish
+    (``settle``). Recognition, understanding, the flow and speech therefore take no call time:
+    what the caller hears and when timers fire depend on the audio alone, not on how fast this
+    machine is. Lookups are outside work: the driver waits up to ``lookup_grace_s`` of real time
+    for each one; a lookup still running after that is slow, and while it runs call time follows
+    real time (a frame per 20 ms), so it meets its filler and its timeout as on a phone line."""
 
-    ``speed`` > 1 runs faster than real time (the session's worker still runs in real time,
-    so keep it modest where the bot's reaction time matters, e.g. lookup fillers).
-    """
+    def __init__(self, session, io: RecordingCallIO, clock: FrameClock, *, lookup_grace_s: float = 2.0,
+                 work_timeout_s: float = 120.0):
+        self.session, self.io, self.clock = session, io, clock
+        self.lookup_grace_s = lookup_grace_s
+        self.work_timeout_s = work_timeout_s
+        self._waited_for: set[str] = set()  # lookups already given their grace
 
-    def __init__(self, session, io: RecordingCallIO, clock: FrameClock, speed: float = 4.0):
-        self.session, self.io, self.clock, self.speed = session, io, clock, speed
+    def settle(self) -> bool:
+        """Wait until the worker has done every queued job and running lookups are done (or had
+        their grace); True while a slow lookup runs. A worker stuck past ``work_timeout_s`` is a
+        bug: ``AssertionError``."""
+        while True:
+            if not self.session.join_work(self.work_timeout_s):
+                raise AssertionError(f"the call's worker did not finish its jobs within {self.work_timeout_s:g} s")
+            running = set(self.session.running_lookups)
+            waiting = running - self._waited_for
+            if not waiting:
+                return bool(running)
+            deadline = time.monotonic() + self.lookup_grace_s
+            while waiting & set(self.session.running_lookups) and time.monotonic() < deadline:
+                time.sleep(0.002)
+                self.session.tick()  # a finished lookup becomes the flow's next job
+            self._waited_for |= waiting
 
     def frame(self, pcm: np.ndarray | None = None) -> None:
         pcm = np.zeros(FRAME_SAMPLES, dtype=np.int16) if pcm is None else pcm
+        if self.settle():  # a slow lookup runs: call time follows real time
+            time.sleep(FRAME_S)
         self.clock.advance(FRAME_S)
         self.io.advance()
         self.session.on_audio(pcm)
-        if self.speed:
-            time.sleep(FRAME_S / self.speed)
+        self.settle()
 
     def say(self, pcm: np.ndarray) -> None:
         """Speak ``pcm`` (8 kHz int16), frame by frame."""
@@ -137,11 +161,13 @@ class CallDriver:
 
     def press(self, keys: str) -> None:
         for key in keys:
+            self.settle()
             self.session.on_dtmf(key)
             self.frame()
 
     def until(self, condition: Callable[[], bool], max_s: float = 30.0) -> bool:
         """Feed silence until ``condition()`` holds (True) or ``max_s`` of call time passed (False)."""
+        self.settle()
         deadline = self.clock() + max_s
         while self.clock() < deadline:
             if condition():
