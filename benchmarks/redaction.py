@@ -51,6 +51,14 @@ POOLS = {
         "cities": ["Madison", "Fairview", "Clinton", "Salem", "Georgetown"],
         "nino_prefixes": ["ZX", "HP", "NS", "WL"],
     },
+    "heldout2": {
+        "first": ["Lucia", "Omar", "Mei", "Kofi", "Anna", "Jorge", "Sofia", "Tariq", "Helen", "Bjorn"],
+        "last": ["Fernandez", "Ali", "Chen", "Boateng", "Schmidt", "Lopez", "Romano", "Aziz", "Clark", "Larsen"],
+        "domains": ["protonmail.com", "shop.example.net", "school.edu", "web.de", "firm.co.uk", "aol.com"],
+        "streets": ["Chestnut", "Lincoln", "Harbor View", "Mill", "Spring", "Valley", "2nd", "Franklin", "Rose"],
+        "cities": ["Ashland", "Dover", "Milton", "Oxford", "Auburn"],
+        "nino_prefixes": ["PR", "SE", "TY", "GH"],
+    },
 }
 
 TEMPLATES = {
@@ -96,6 +104,27 @@ TEMPLATES = {
                       "reference {ORDER}", "gate {SHORT}", "it's item {ORDER} in the catalogue", "ticket {ORDER}",
                       "the meeting is on {DATE} at {TIME}", "that's {PRICE} too much", "about case {ORDER}",
                       "I waited {QTY} days"],
+    },
+    "heldout2": {
+        "CARD_NUMBER": ["so the card's {X}", "uh my visa number {X}", "can you take {X}", "{X} is the card",
+                        "the long number is {X}", "debit card {X} thanks"],
+        "SSN": ["ssn {X}", "my social's {X}", "for verification {X} that's my social security",
+                "um social security number is {X}"],
+        "NATIONAL_ID": ["the national id is {X}", "national insurance {X}", "my sin number {X}", "id number {X}"],
+        "ROUTING_NUMBER": ["and the routing is {X}", "routing and transit number {X}", "use routing {X}"],
+        "BANK_ACCOUNT": ["the account is {X}", "from my checking {X}", "savings {X}"],
+        "IBAN": ["transfer to IBAN {X}", "iban number {X}"],
+        "PHONE": ["call {X}", "my number's {X}", "the callback number is {X}", "phone number {X} thanks",
+                  "yeah it's {X} that's my cell"],
+        "EMAIL": ["email {X}", "it's {X} all lowercase", "reach me by email at {X}", "my e-mail {X}"],
+        "DATE_OF_BIRTH": ["born on {X}", "um my birthday {X}", "date of birth {X} yes", "dob is {X}"],
+        "ADDRESS": ["it's {X}", "mail it to {X}", "my home address {X}", "home is {X} thanks"],
+        "MIXED": ["call {PHONE} or email {EMAIL}", "my dob is {DATE_OF_BIRTH} and card {CARD_NUMBER}",
+                  "address {ADDRESS} phone {PHONE}"],
+        "LOOKALIKE": ["order number {ORDER} please", "I was charged {PRICE} twice", "the delivery came at {TIME}",
+                      "I got {QTY} of those", "on {DATE} I called", "parcel {TRACKING}", "my claim number is {ORDER}",
+                      "seat {SHORT}", "is {PRICE} the right price", "it's model {ORDER}", "my booking {ORDER}",
+                      "we open at {TIME}", "since {DATE}", "about {QTY} times"],
     },
 }
 
@@ -182,7 +211,7 @@ def score(corpus: list[dict]) -> tuple[dict, list[tuple], list[float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--split", choices=["dev", "heldout"], default="dev")
+    parser.add_argument("--split", choices=["dev", "heldout", "heldout2"], default="dev")
     parser.add_argument("--n", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--show-errors", type=int, default=0, help="print N errors (dev only)")
