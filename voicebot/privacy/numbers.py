@@ -7,8 +7,10 @@ of a chain is a candidate, longest first. What a candidate is depends on the nea
 before the chain ("card", "social", "routing", "account", "phone", ... or a look-alike such as
 "order" or "tracking"), else on its shape and checksum:
 
-- CARD_NUMBER: 13-19 digits passing Luhn with a card-network first digit (2-6); after a card
-  keyword, 12-19 digits whatever the checksum (a misheard digit must not leak the rest).
+- CARD_NUMBER: digits passing Luhn with a length the network of their first digit issues
+  (Visa 13/16/19, Mastercard 16, Amex 15, ...); after a card keyword, 12-19 digits whatever the
+  checksum (a misheard digit must not leak the rest); after a look-alike keyword ("tracking",
+  "package") only when grouped like a card (4-4-4-4, 4-6-5).
 - SSN: 3-2-4 layout with a valid area, or 9 digits after an SSN keyword.
 - NATIONAL_ID: Canadian SIN (3-3-3 passing Luhn), Indian Aadhaar (12 digits passing Verhoeff),
   or 8-12 digits after a national-id keyword ("social insurance", "national id", "aadhaar", ...);
@@ -38,13 +40,14 @@ KEYWORDS = {  # order matters inside one alternation: longer phrases first
     "card": r"cards?|visa|master ?card|amex|american express|discover|credit|debit|cc|pan\b|card ?holder",
     "routing": r"routing|aba|transit|bank code",
     "account": r"accounts?|acct|a/c|checking|savings|chequing|iban|bank",
-    "phone": r"phone|cell|mobile|telephone|landline|fax|reach me|call me|text me|call back|callback|"
+    "phone": r"phone|cell|mobile|telephone|landline|fax|reach me|call me|text me|call back|callback|call|text|"
              r"contact|my number|area code|dial|extension",
     "dob": r"born|birth|birthday|birthdate|birth date|bday|b-day|dob|d\.o\.b\.?",
     "lookalike": r"orders?|tracking|confirmation|reference|ref|invoice|ticket|case|claim|item|sku|model|"
                  r"serial|part|flight|room|policy|booking|reservation|pin|zip|postal|code|quantity|qty|"
                  r"price|total|order number|receipt|transaction|membership|member|loyalty|voucher|coupon|"
-                 r"promo|gift|version|unit|apartment|suite|building|gate|seat|bus|route|page|chapter",
+                 r"promo|gift|version|unit|apartment|suite|building|gate|seat|bus|route|page|chapter|package|parcel|"
+                 r"shipment|shipping",
 }
 _KEYWORD = re.compile("|".join(f"(?P<{name}>\\b(?:{pattern})(?!\\w))" for name, pattern in KEYWORDS.items()), re.I)
 _GROUP = re.compile(r"(?<![A-Za-z\d])\d+(?![A-Za-z\d])")
@@ -111,44 +114,55 @@ def _classify_chain(text: str, chain: list[re.Match]) -> list[Found]:
             continue
         groups = [g.group() for g in chain[i:j + 1]]
         intl = bool(_INTL_BEFORE.search(text, max(0, chain[i].start() - 6), chain[i].start()))
-        kind = classify("".join(groups), tuple(len(g) for g in groups), context if i == 0 else None, intl)
+        kind = classify("".join(groups), tuple(len(g) for g in groups), context, intl, at_start=i == 0)
         if kind:
             used.update(range(i, j + 1))
             found.append(Found(kind, _widen(text, chain[i].start()), chain[j].end()))
     return found
 
 
-def classify(digits: str, layout: tuple[int, ...], context: str | None, intl: bool = False) -> str | None:
-    """The PII type of a digit string read with group sizes ``layout`` after a ``context`` keyword."""
+def classify(digits: str, layout: tuple[int, ...], context: str | None, intl: bool = False,
+             at_start: bool = True) -> str | None:
+    """The PII type of a digit string read with group sizes ``layout``. ``context`` is the class
+    of the nearest keyword; its length rules apply only to a candidate that starts the chain
+    (``at_start``), while a look-alike keyword vetoes every weak shape in the chain."""
     n = len(digits)
-    if context == "account" and 5 <= n <= 17:
+    own = context if at_start else None
+    if own == "account" and 5 <= n <= 17:
         return "BANK_ACCOUNT"
-    if context == "card" and 12 <= n <= 19:
+    if own == "card" and 12 <= n <= 19:
         return "CARD_NUMBER"
-    if 13 <= n <= 19 and digits[0] in "23456" and luhn.is_valid(digits):
+    if _is_card(digits) and (context != "lookalike" or layout in ((4, 4, 4, 4), (4, 6, 5))):
         return "CARD_NUMBER"
     by_context = {("ssn", 9): "SSN", ("routing", 9): "ROUTING_NUMBER", ("phone", 7): "PHONE", ("phone", 10): "PHONE"}
-    if (context, n) in by_context:
-        return by_context[(context, n)]
-    if context == "natid" and 8 <= n <= 12:
+    if (own, n) in by_context:
+        return by_context[(own, n)]
+    if own == "natid" and 8 <= n <= 12:
         return "NATIONAL_ID"
+    if own == "phone" and n == 11 and digits[0] == "1":
+        return "PHONE"
     if layout == (3, 2, 4) and ssn.is_valid(digits):
         return "SSN"
-    if layout in ((3, 3, 4), (1, 3, 3, 4)) and _is_nanp(digits):
+    if intl and 8 <= n <= 15 or layout in ((3, 3, 4), (1, 3, 3, 4)) and _is_nanp(digits):
         return "PHONE"
     if context in ("lookalike", "dob"):
         return None
-    if context == "phone" and (intl and 8 <= n <= 15 or n == 11 and digits[0] == "1"):
-        return "PHONE"
-    if intl and 8 <= n <= 15 or _is_nanp(digits):
+    if _is_nanp(digits):
         return "PHONE"
     if n == 9 and digits[:2] in FED_PREFIXES and rtn.is_valid(digits):
         return "ROUTING_NUMBER"
     if layout == (3, 3, 3) and ca_sin.is_valid(digits) or n == 12 and aadhaar.is_valid(digits):
         return "NATIONAL_ID"
-    if n == 9 and context is None and ssn.is_valid(digits):
+    if n == 9 and own is None and context is None and ssn.is_valid(digits):
         return "SSN"
     return None
+
+
+def _is_card(digits: str) -> bool:
+    """Luhn-valid with a length its network issues (Visa 13/16/19, Mastercard 16, Amex 15, ...)."""
+    n, first = len(digits), digits[0]
+    lengths = {"4": (13, 16, 19), "5": (16,), "2": (16,), "6": (16, 17, 18, 19), "3": (14, 15, 16, 17, 18, 19)}
+    return n in lengths.get(first, ()) and luhn.is_valid(digits)
 
 
 def _is_nanp(digits: str) -> bool:

@@ -63,7 +63,7 @@ _STATE = (r"(?:al|ak|az|ar|ca|co|ct|de|fl|ga|hi|id|il|in|ia|ks|ky|la|me|md|ma|mi
           r"vermont|virginia|washington|west virginia|wisconsin|wyoming)")
 _ADDRESS = re.compile(
     rf"\b\d{{1,6}}(?:[- ]\d{{1,5}})?[a-z]?\s+(?:{_STOP}[a-z0-9][\w'.-]*\s+){{1,4}}(?:{_SUFFIX})\b\.?(?:\s+(?:n|s|e|w|ne|nw|se|sw)\b\.?)?"
-    rf"(?:,?\s+(?:apartment|apt|suite|ste|unit|number|no|floor|fl|room|rm|#)\.?\s*#?\s*[a-z0-9-]{{1,6}}\b(?:\s[a-z]\b(?!\s+[a-z]))?)?"
+    rf"(?:,?\s+(?:apartment|apt|suite|ste|unit|number|no|floor|fl|room|rm|#)\.?\s*#?\s*[a-z0-9-]{{1,6}}\b(?:\s[a-z]\b)?)?"
     rf"(?:,?\s+(?:{_STOP}[a-z][a-z.'-]*\s+){{0,2}}?{_STOP}[a-z][a-z.'-]*,?\s+{_STATE}\b)?"
     rf"(?:,?\s+\d{{5}}(?:[- ]\d{{4}})?\b)?"
     r"|\bp\.?\s?o\.?\s+box\s+\d{1,6}\b"
