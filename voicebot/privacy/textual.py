@@ -26,8 +26,8 @@ TLDS = (r"com|net|org|edu|gov|mil|int|io|co|us|uk|ca|au|nz|ie|de|fr|es|it|nl|be|
         r"in|jp|cn|br|mx|za|info|biz|me|ai|app|dev|email|online|xyz|tech|name|mobi|tv")
 _LOCAL_JOIN = r"(?:\s*[._+-]\s*|\s+(?:dot|period|point|underscore|under score|dash|hyphen|minus|plus)\s+|\s+(?=\d))"
 _DOMAIN_JOIN = r"(?:\s*\.\s*|\s+(?:dot|period|point)\s+)"
-_PART = (r"(?:(?<![a-z0-9])[a-z0-9](?:\s[a-z0-9]\b)+|(?<![a-z0-9])(?![ai]\s)[a-z]\s[a-z0-9]{2,}|"  # "j o h n", "j smith"
-         r"(?<![a-z0-9])[a-z0-9]+)")
+_PART = (r"(?:(?<![a-z0-9'’])[a-z0-9](?:\s[a-z0-9]\b)+|(?<![a-z0-9'’])(?![ai]\s)[a-z]\s[a-z0-9]{2,}|"  # "j o h n", "j smith"
+         r"(?<![a-z0-9'’])[a-z0-9]+)")
 _EMAIL_WRITTEN = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.I)
 _EMAIL_SPOKEN = re.compile(
     rf"{_PART}(?:{_LOCAL_JOIN}{_PART})*(?:\s*@\s*|\s+at\s+)[a-z0-9-]+(?:{_DOMAIN_JOIN}[a-z0-9-]+)*"
