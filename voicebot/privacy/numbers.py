@@ -60,6 +60,7 @@ _UNIT_AFTER = re.compile(r"\s?(?:%|percent|dollars?|bucks|cents?|pounds?|euros?|
                          r"miles?|km|st\b|nd\b|rd\b|th\b|:)", re.I)
 FED_PREFIXES = {f"{n:02d}" for n in [*range(0, 13), *range(21, 33), *range(61, 73), 80]}
 CONTEXT_CHARS = 60
+MAX_DIGITS = 19  # no digit-string PII is longer (cards); longer chains are searched in parts
 
 
 @dataclass(frozen=True)
@@ -107,9 +108,8 @@ def _classify_chain(text: str, chain: list[re.Match]) -> list[Found]:
         chain = chain[:-1]  # "call 555 123 4567 at 3 pm": only the last group is a time
     context = nearest_keyword(text, start, end)
     found, used = [], set()
-    spans = sorted(((i, j) for i in range(len(chain)) for j in range(i, len(chain))),
-                   key=lambda ij: -sum(len(g.group()) for g in chain[ij[0]:ij[1] + 1]))
-    for i, j in spans:
+    spans = sorted(_spans(chain), key=lambda ij_n: -ij_n[2])
+    for i, j, _ in spans:
         if used.intersection(range(i, j + 1)):
             continue
         groups = [g.group() for g in chain[i:j + 1]]
@@ -119,6 +119,18 @@ def _classify_chain(text: str, chain: list[re.Match]) -> list[Found]:
             used.update(range(i, j + 1))
             found.append(Found(kind, _widen(text, chain[i].start()), chain[j].end()))
     return found
+
+
+def _spans(chain: list[re.Match]):
+    """(first group, last group, digit count) of every part of ``chain`` of at most
+    ``MAX_DIGITS`` digits: linear in the chain's length, however long it is."""
+    for i in range(len(chain)):
+        count = 0
+        for j in range(i, len(chain)):
+            count += len(chain[j].group())
+            if count > MAX_DIGITS:
+                break
+            yield i, j, count
 
 
 def classify(digits: str, layout: tuple[int, ...], context: str | None, intl: bool = False,
