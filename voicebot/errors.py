@@ -53,3 +53,25 @@ class LookupFailedError(VoicebotError):
 
 class StorageError(VoicebotError):
     """The database could not be reached or rejected an operation."""
+
+
+class EncryptionKeyError(ConfigError):
+    """The encryption key is missing, malformed, or does not open data already stored."""
+
+
+class DecryptionError(StorageError):
+    """A stored value could not be decrypted: corrupted, or sealed with a key that is not configured.
+
+    ``row`` names the value (e.g. ``"turns.text id=42"``) when the caller knows it."""
+
+    def __init__(self, message: str, row: str = ""):
+        super().__init__(message)
+        self.row = row
+
+
+class LoginThrottledError(VoicebotError):
+    """Too many login attempts or failures; ``retry_after_s`` says when trying again makes sense."""
+
+    def __init__(self, message: str, retry_after_s: float):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

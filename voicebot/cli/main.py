@@ -21,6 +21,7 @@ VERBS = {
     "flows": "voicebot.cli.flows:flows",
     "models": "voicebot.cli.models:models",
     "bench": "voicebot.cli.bench:bench",
+    "privacy": "voicebot.cli.privacy:privacy",
 }
 
 HELP = {
@@ -34,6 +35,7 @@ HELP = {
     "flows": "Validate and test call flows.",
     "models": "List and download offline models.",
     "bench": "Benchmarks: latency, accuracy, throughput.",
+    "privacy": "Redact personal data from text.",
 }
 
 

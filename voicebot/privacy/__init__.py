@@ -1,0 +1,1 @@
+"""voicebot.privacy: PII redaction and encryption at rest (keyring, key file, rekey)."""
