@@ -26,9 +26,9 @@ ALLOWED: dict[str, set[str]] = {
     "tts": {"audio"},
     "flows": set(),
     "handoff": set(),
-    "storage": set(),
+    "storage": {"privacy"},  # encrypted columns; data-rights operations (export, erase, purge) live in storage
     "security": set(),
-    "privacy": {"storage", "security"},
+    "privacy": set(),  # pure: redaction and encryption primitives
     "customers": {"storage"},
     "session": {"audio", "asr", "nlu", "tts", "flows", "handoff", "storage", "customers", "privacy"},
     "telephony": {"audio", "session", "handoff", "storage", "security", "privacy"},
