@@ -177,17 +177,16 @@ def test_pocketsphinx_streams_frames_and_rejects_bad_rates(sphinx):
 
 # --- whisper -------------------------------------------------------------------------------
 
-def test_whisper_transcribes_telephone_quality_read_speech(whisper):
+@pytest.mark.parametrize("name", [n for n in MANIFEST if n.startswith("read_")])
+def test_whisper_transcribes_telephone_quality_read_speech(whisper, name):
+    """Each sentence on its own: at most one word in ten wrong (measured: 1/27, 1/17, 0/19)."""
     from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
 
     normalizer = EnglishTextNormalizer({})
-    names = [n for n in MANIFEST if n.startswith("read_")]
-    results = [whisper.transcribe(fixture(n), 8000) for n in names]
-    wer = jiwer.wer([normalizer(MANIFEST[n]["transcript"]) for n in names], [normalizer(r.text) for r in results])
-    assert wer <= 0.12, [r.text for r in results]
-    for name, result in zip(names, results):
-        assert 0 < result.confidence <= 1 and result.backend == "whisper"
-        assert result.words and result.words[-1].end_s <= len(fixture(name)) / 8000 + 0.5
+    result = whisper.transcribe(fixture(name), 8000)
+    assert jiwer.wer(normalizer(MANIFEST[name]["transcript"]), normalizer(result.text)) <= 0.10, result.text
+    assert 0 < result.confidence <= 1 and result.backend == "whisper"
+    assert result.words and result.words[-1].end_s <= len(fixture(name)) / 8000 + 0.5
 
 
 @pytest.mark.parametrize("name", ["order_4172.wav", "order_5093.wav", "order_9999.wav"])
@@ -279,9 +278,22 @@ def test_vosk_runs_on_speech_and_is_silent_on_silence(vosk_ko):
     assert vosk_ko.transcribe(SILENCE, 8000).text == ""
 
 
-def test_vosk_accepts_a_phrase_grammar(vosk_ko):
-    result = vosk_ko.transcribe(fixture("order_4172.wav"), 8000, grammars.phrases(["네", "아니요"]))
-    assert result.text in ("", "네", "아니요")
+def test_vosk_grammar_keeps_non_ascii_words_and_recognises_them(vosk_ko, capfd):
+    """Grammar words reach Vosk as UTF-8: JSON-escaped ("\\ub124") every Korean word was
+    "missing in vocabulary", dropped, and the grammar matched nothing. The audio is espeak-ng
+    Korean (plumbing: no recorded Korean speech is available); open vocabulary misreads
+    "아니요" as "아 리오", the grammar must return it exactly."""
+    from voicebot.tts.registry import load_tts
+
+    menu = grammars.phrases(["네", "아니요"])
+    assert vosk_ko.missing_words(menu) == []
+    capfd.readouterr()
+    vosk_ko.stream(8000, menu).finish()
+    dropped = [line for line in capfd.readouterr().err.splitlines() if "missing in vocabulary" in line]
+    assert not [line for line in dropped if "[unk]" not in line], dropped
+    tts = load_tts()
+    for word in ("네", "아니요"):
+        assert vosk_ko.transcribe(tts.synthesize(word, voice="ko").at_rate(8000).pcm, 8000, menu).text == word
 
 
 # --- auto + streaming through the endpointer -----------------------------------------------
@@ -329,7 +341,9 @@ def test_whisper_queue_is_bounded():
     try:
         first = threading.Thread(target=busy.transcribe, args=(speech, 8000))
         first.start()
+        deadline = time.monotonic() + 30
         while busy._slots._value:  # wait until the first utterance holds the only slot
+            assert time.monotonic() < deadline, "the first utterance never took the decode slot"
             time.sleep(0.01)
         with pytest.raises(ASRError, match="overloaded"):
             busy.transcribe(speech, 8000)
