@@ -131,6 +131,12 @@ def normalize(text: str, grammar: Grammar | None) -> str:
     raise ASRError(f"unknown grammar kind {grammar.kind!r}")
 
 
+def only_digits(text: str) -> bool:
+    """True when ``text`` holds digits (figures or words) and nothing but punctuation besides."""
+    tokens = re.findall(r"[\w']+", text.lower())
+    return bool(tokens) and all(t.isdigit() or t in DIGIT_WORDS or t in DIGIT_ALIASES for t in tokens)
+
+
 def _words(text: str) -> str:
     """Lower-case words; apostrophes kept inside words ("that's"), dropped around them."""
     return " ".join(w for w in (t.strip("'") for t in re.findall(r"[\w']+", text.lower())) if w)
