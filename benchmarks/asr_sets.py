@@ -8,8 +8,9 @@ Split (docs/asr.md): every routing choice, threshold and decoder setting is made
   report on takes 20-49 of both (recordings never used for a choice), per speaker too.
 - Digit strings: 4 FSDD takes of one speaker concatenated with natural gaps (0.15-0.35 s),
   drawn from that part's takes only.
-- Open speech: choose on RAVDESS sentences (12 actors, two fixed sentences); report on all
-  40 read_speech_en sentences and CMU's pocketsphinx-testdata recordings (Debian package).
+- Open speech: choose on RAVDESS sentences (every 4th clip: 12 actors, two fixed sentences)
+  and read_speech_en sentences 1-20; report on read_speech_en sentences 21-40 and CMU's
+  pocketsphinx-testdata recordings (Debian package: LibriVox, card names, "go forward").
 """
 from __future__ import annotations
 
@@ -83,8 +84,11 @@ def ravdess(every: int = 4) -> list[Item]:
 def read_speech() -> list[Item]:
     """The 40 read_speech_en sentences (one speaker)."""
     root = DATASETS / "read_speech_en"
-    rows = csv.DictReader(open(root / "manifest.csv"))
-    return [Item(r["path"], telephone(read_wav(root / r["path"]).pcm, read_wav(root / r["path"]).sample_rate), r["transcript"]) for r in rows]
+    out = []
+    for row in csv.DictReader(open(root / "manifest.csv")):
+        audio = read_wav(root / row["path"])
+        out.append(Item(row["path"], telephone(audio.pcm, audio.sample_rate), row["transcript"]))
+    return out
 
 
 def cmu_sentences() -> list[Item]:

@@ -12,8 +12,9 @@ figures in docs/asr.md):
   it is read again as digits only, and that reading is kept when it passes the test and has
   as many digits as the free reading had words (the caller said digits, misheard as words;
   a sentence is never forced into a number).
-- Open speech without an answer test (a sentence) goes to Whisper unless the first pass is at
-  least ``open_confidence`` sure of it.
+- Open speech without an answer test (a sentence) stays with the first pass when it is at
+  least ``open_confidence`` sure of it (WER 0.097 against Whisper's 0.110 alone on the choose
+  sentences, 70% of them never reaching Whisper), else goes to Whisper.
 - Everything else goes to the second pass, Whisper tiny.en (its own quick/full-window logic,
   no answer test: the thorough reading). ``passes="quick"`` never runs the second pass: a first
   reading that is not good enough comes back as a draft (``is_final=False``); "thorough" skips
@@ -34,7 +35,7 @@ from voicebot.audio.resample import resample
 from voicebot.errors import ASRError
 
 MIN_CONFIDENCE = 0.5  # a first-pass answer below this goes to the second pass
-OPEN_CONFIDENCE = 2.0  # > 1: open sentences always go to the second pass (docs/asr.md)
+OPEN_CONFIDENCE = 0.85  # a sentence the first pass is less sure of goes to Whisper (docs/asr.md)
 
 
 class CascadeASR(ASR):

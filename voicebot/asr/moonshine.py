@@ -196,5 +196,6 @@ def _masked(logits: np.ndarray, allowed: np.ndarray) -> np.ndarray:
 
 
 def _is_digit_piece(piece: bytes) -> bool:
+    """A piece that writes one whole digit: a figure or a digit word (not "²" or "₂")."""
     text = piece.decode("utf-8", "replace").replace(SPACE, "").strip().lower().rstrip(".,")
-    return bool(text) and (text.isdigit() or text in grammars.DIGIT_WORDS)
+    return text in grammars.DIGIT_WORDS or (len(text) == 1 and text in "0123456789")
