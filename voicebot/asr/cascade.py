@@ -34,7 +34,7 @@ from voicebot.asr.buffered import BufferedStream
 from voicebot.audio.resample import resample
 from voicebot.errors import ASRError
 
-MIN_CONFIDENCE = 0.5  # a first-pass answer below this goes to the second pass
+MIN_CONFIDENCE = 0.8  # a first-pass answer (digits, yes/no, a menu choice) below this goes to Whisper
 OPEN_CONFIDENCE = 0.85  # a sentence the first pass is less sure of goes to Whisper (docs/asr.md)
 
 
@@ -80,7 +80,7 @@ class CascadeASR(ASR):
     def _first_reading(self, hidden: list, grammar: Grammar | None, accept) -> tuple[str, float]:
         raw, confidence = self.first.read(hidden)
         kind = grammar.kind if grammar is not None else None
-        if kind == "digits" and not grammars.only_digits(raw):
+        if kind == "digits" and not grammars.only_digits(raw, aliases=False):
             raw, confidence = self.first.read(hidden, digits_only=True)
         text = grammars.normalize(raw, grammar)
         if kind is None and accept is not None and text and not accept(text):

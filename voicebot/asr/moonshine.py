@@ -93,7 +93,7 @@ class MoonshineASR(ASR):
         if hidden is None:
             return Recognition("", 0.0, backend=self.name, decode_s=time.perf_counter() - start)
         raw, confidence = self.read(hidden)
-        if grammar is not None and grammar.kind == "digits" and not grammars.only_digits(raw):
+        if grammar is not None and grammar.kind == "digits" and not grammars.only_digits(raw, aliases=False):
             raw, confidence = self.read(hidden, digits_only=True)
         text = grammars.normalize(raw, grammar)
         return Recognition(text, round(confidence, 4) if text else 0.0, backend=self.name, decode_s=time.perf_counter() - start)
