@@ -308,14 +308,24 @@ def test_auto_routes_grammar_and_open_speech(sphinx, whisper):
     assert (result.backend, result.text) == ("pocketsphinx", "go forward ten meters")
 
 
-def test_endpointer_feeds_a_stream_while_the_caller_speaks(whisper):
-    pcm = np.concatenate([np.zeros(8000, np.int16), fixture("order_5093.wav"), np.zeros(8000, np.int16)])
+@pytest.mark.parametrize("name", [
+    "order_4172.wav",
+    "order_9999.wav",
+    pytest.param("order_5093.wav", marks=pytest.mark.xfail(strict=True, reason=(
+        "a known miss, kept visible: Moonshine reads nicolas's 'three' as 'two', Whisper tiny.en drops it "
+        "('five zero nine'); FSDD accuracy per speaker is in docs/asr.md"))),
+])
+def test_endpointer_feeds_a_stream_while_the_caller_speaks(name):
+    """Frames go to the stream while the caller speaks; the result is what one-shot decoding
+    of the endpointed utterance gives, and exactly the number said."""
+    cascade = load_asr("cascade")
+    pcm = np.concatenate([np.zeros(8000, np.int16), fixture(name), np.zeros(8000, np.int16)])
     endpointer = Endpointer()
     stream, fed_during_speech, result = None, 0, None
     for i in range(0, len(pcm) - 159, 160):
         event = endpointer.feed(pcm[i:i + 160])
         if isinstance(event, SpeechStarted):
-            stream = whisper.stream(8000, grammars.digits())
+            stream = cascade.stream(8000, grammars.digits())
         if len(endpointer.to_forward):
             stream.accept(endpointer.to_forward)
             fed_during_speech += endpointer.in_speech
@@ -323,10 +333,8 @@ def test_endpointer_feeds_a_stream_while_the_caller_speaks(whisper):
             result, ended = stream.finish(), event
             break
     assert fed_during_speech > 50
-    # streaming gives what one-shot decoding of the utterance gives (Whisper itself is not
-    # exact on digit strings: see docs/asr.md for measured digit accuracy)
-    assert result.text == whisper.transcribe(ended.audio, 8000, grammars.digits()).text
-    assert result.text.startswith("five zero nine")
+    assert result.text == cascade.transcribe(ended.audio, 8000, grammars.digits()).text
+    assert result.text == MANIFEST[name]["transcript"]
 
 
 def test_whisper_queue_is_bounded():

@@ -9,8 +9,16 @@ from typing import Callable
 
 import numpy as np
 
-from voicebot.asr.base import Passes, Recognition, RecognitionStream
+from voicebot.asr.base import ASR, Grammar, Passes, Recognition, RecognitionStream
 from voicebot.errors import ASRError
+
+def check_stream(asr: ASR, sample_rate: int, grammar: Grammar | None) -> None:
+    """Raise ``ASRError`` unless ``asr`` takes ``sample_rate`` audio (8 or 16 kHz) under ``grammar``."""
+    if sample_rate not in (8000, 16000):
+        raise ASRError(f"{asr.name} streams take 8000 or 16000 Hz audio, not {sample_rate} Hz")
+    if not asr.supports_grammar(grammar):
+        raise ASRError(f"{asr.name} cannot enforce a {grammar.kind} grammar; use pocketsphinx or vosk")
+
 
 Decode = Callable[[np.ndarray, "Callable[[str], bool] | None", Passes], Recognition]
 

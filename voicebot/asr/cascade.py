@@ -30,9 +30,8 @@ import numpy as np
 
 from voicebot.asr import grammar as grammars
 from voicebot.asr.base import ASR, Grammar, Passes, Recognition, RecognitionStream
-from voicebot.asr.buffered import BufferedStream
+from voicebot.asr.buffered import BufferedStream, check_stream
 from voicebot.audio.resample import resample
-from voicebot.errors import ASRError
 
 MIN_CONFIDENCE = 0.8  # a first-pass answer (digits, yes/no, a menu choice) below this goes to Whisper
 OPEN_CONFIDENCE = 0.85  # a sentence the first pass is less sure of goes to Whisper (docs/asr.md)
@@ -52,10 +51,7 @@ class CascadeASR(ASR):
         return self.first.supports_grammar(grammar) and self.second.supports_grammar(grammar)
 
     def stream(self, sample_rate: int = 8000, grammar: Grammar | None = None, hints: tuple[str, ...] = ()) -> RecognitionStream:
-        if sample_rate not in (8000, 16000):
-            raise ASRError(f"the cascade takes 8000 or 16000 Hz audio, not {sample_rate} Hz")
-        if not self.supports_grammar(grammar):
-            raise ASRError(f"the cascade cannot enforce a {grammar.kind} grammar; use pocketsphinx or vosk")
+        check_stream(self, sample_rate, grammar)
         hints = tuple(hints)
         return BufferedStream(lambda pcm, accept, passes: self.decode(resample(pcm, sample_rate, 16000), grammar, hints, accept, passes))
 

@@ -24,7 +24,7 @@ import numpy as np
 from voicebot.asr import grammar as grammars
 from voicebot.asr import models
 from voicebot.asr.base import ASR, Grammar, Recognition, RecognitionStream
-from voicebot.asr.buffered import BufferedStream
+from voicebot.asr.buffered import BufferedStream, check_stream
 from voicebot.asr.speech import speech_span
 from voicebot.audio.resample import resample
 from voicebot.errors import ASRError, ModelNotFoundError
@@ -80,10 +80,7 @@ class MoonshineASR(ASR):
         return grammar is None or grammar.kind in ("digits", "yesno", "phrases")
 
     def stream(self, sample_rate: int = 8000, grammar: Grammar | None = None, hints: tuple[str, ...] = ()) -> RecognitionStream:
-        if sample_rate not in (8000, 16000):
-            raise ASRError(f"Moonshine streams take 8000 or 16000 Hz audio, not {sample_rate} Hz")
-        if not self.supports_grammar(grammar):
-            raise ASRError(f"Moonshine cannot enforce a {grammar.kind} grammar; use pocketsphinx or vosk")
+        check_stream(self, sample_rate, grammar)
         return BufferedStream(lambda pcm, accept, passes: self.decode(resample(pcm, sample_rate, 16000), grammar))
 
     def decode(self, pcm16k: np.ndarray, grammar: Grammar | None = None) -> Recognition:

@@ -26,7 +26,7 @@ import numpy as np
 
 from voicebot.asr import grammar as grammars
 from voicebot.asr.base import ASR, Grammar, Passes, Recognition, RecognitionStream, Word
-from voicebot.asr.buffered import BufferedStream
+from voicebot.asr.buffered import BufferedStream, check_stream
 from voicebot.asr.speech import SPAN_MARGIN_S, speech_span
 from voicebot.audio.resample import resample
 from voicebot.errors import ASRError, ModelNotFoundError
@@ -100,10 +100,7 @@ class WhisperASR(ASR):
         return grammar is None or grammar.kind in ("digits", "yesno", "phrases")
 
     def stream(self, sample_rate: int = 8000, grammar: Grammar | None = None, hints: tuple[str, ...] = ()) -> RecognitionStream:
-        if sample_rate not in (8000, 16000):
-            raise ASRError(f"Whisper streams take 8000 or 16000 Hz audio, not {sample_rate} Hz")
-        if not self.supports_grammar(grammar):
-            raise ASRError(f"Whisper cannot enforce a {grammar.kind} grammar; use pocketsphinx or vosk")
+        check_stream(self, sample_rate, grammar)
         hints = tuple(hints)
         return BufferedStream(lambda pcm, accept, passes: self.decode(resample(pcm, sample_rate, 16000), grammar, hints, accept, passes))
 

@@ -27,7 +27,7 @@ import numpy as np
 from voicebot import errors
 from voicebot.asr import metrics
 from voicebot.asr.base import ASR, Grammar, Passes, Recognition, RecognitionStream, RecogniserSaturatedError, RecognitionTimeoutError
-from voicebot.asr.buffered import BufferedStream
+from voicebot.asr.buffered import BufferedStream, check_stream
 from voicebot.errors import ASRError
 
 START_TIMEOUT_S = 180.0  # loading the models in a fresh process
@@ -63,10 +63,7 @@ class ProcessPoolASR(ASR):
         return grammar is None or grammar.kind in self.grammar_kinds
 
     def stream(self, sample_rate: int = 8000, grammar: Grammar | None = None, hints: tuple[str, ...] = ()) -> RecognitionStream:
-        if sample_rate not in (8000, 16000):
-            raise ASRError(f"{self.backend} streams take 8000 or 16000 Hz audio, not {sample_rate} Hz")
-        if not self.supports_grammar(grammar):
-            raise ASRError(f"{self.backend} cannot enforce a {grammar.kind} grammar; use pocketsphinx or vosk")
+        check_stream(self, sample_rate, grammar)
         hints = tuple(hints)
         return BufferedStream(lambda pcm, accept, passes: self.decode(pcm, sample_rate, grammar, hints, accept, passes))
 
