@@ -16,7 +16,8 @@ figures in docs/asr.md):
   least ``open_confidence`` sure of it (WER 0.097 against Whisper's 0.110 alone on the choose
   sentences, 70% of them never reaching Whisper), else goes to Whisper.
 - Everything else goes to the second pass, Whisper tiny.en (its own quick/full-window logic,
-  no answer test: the thorough reading). ``passes="quick"`` never runs the second pass: a first
+  no answer test: the thorough reading); on open speech, a Whisper reading that fails the
+  answer test is read again with the digits grammar under the same rule as the first pass. ``passes="quick"`` never runs the second pass: a first
   reading that is not good enough comes back as a draft (``is_final=False``); "thorough" skips
   the first pass.
 """
@@ -71,7 +72,17 @@ class CascadeASR(ASR):
         if passes == "quick":
             return replace(first, is_final=False)
         second = self.second.decode(pcm16k, grammar, hints, None, "auto")
+        if grammar is None and accept is not None and second.text and not accept(second.text):
+            second = self._digits_if_they_answer(second, pcm16k, hints, accept)
         return replace(second, decode_s=time.perf_counter() - start)
+
+    def _digits_if_they_answer(self, second: Recognition, pcm16k: np.ndarray, hints, accept) -> Recognition:
+        """Whisper's digits-only reading when its free one failed the answer test, under the
+        first pass's rule: it must pass and have as many digits as the free reading had words."""
+        digits = self.second.decode(pcm16k, grammars.digits(), hints, None, "auto")
+        if digits.text and len(digits.text.split()) == len(second.text.split()) and accept(digits.text):
+            return digits
+        return second
 
     def _first_reading(self, hidden: list, grammar: Grammar | None, accept) -> tuple[str, float]:
         raw, confidence = self.first.read(hidden)
