@@ -6,7 +6,8 @@ Each utterance is decoded the way the demo flow asks for it:
 - digits: isolated FSDD digits with the digits grammar, answer test = one digit (a survey score);
 - strings: 4-digit strings as open speech (``order``: answer test = 4 digits, as ``ask_order``)
   and with the digits grammar (``order-grammar``);
-- sentences: read speech as open speech (no answer test); WER with Whisper's normaliser.
+- sentences: read speech as open speech (no answer test); WER with Whisper's normaliser;
+- menu (choose split only): RAVDESS's two statements as a phrase grammar, exact match.
 Accuracy counts an utterance right when the digits read (``spoken_digits``, as the flow reads
 them) equal the digits said. ``--out FILE.jsonl`` keeps every utterance's result.
 
@@ -59,6 +60,9 @@ def task_sets(split: str, wanted: list[str], strings: int) -> dict[str, list]:
             out[f"order-grammar {speaker}"] = (items, grammars.digits(), answer_test(ORDER_NUMBER), True)
         if split == "report":
             out["tidigits (CMU)"] = (sets.cmu_digits(), None, None, True)
+    if "menu" in wanted and split == "choose":  # no held-out phrase set exists
+        menu = grammars.phrases(["kids are talking by the door", "dogs are sitting by the door"])
+        out["menu ravdess"] = (sets.ravdess(4), menu, None, "exact")
     if "sentences" in wanted:
         if split == "choose":
             out["ravdess"] = (sets.ravdess(4), None, None, False)
@@ -69,7 +73,8 @@ def task_sets(split: str, wanted: list[str], strings: int) -> dict[str, list]:
     return out
 
 
-def run(asr, items, grammar, accept, as_digits: bool, normalizer, log) -> dict:
+def run(asr, items, grammar, accept, as_digits, normalizer, log) -> dict:
+    """Decode ``items``; ``as_digits``: True scores digits read, "exact" the whole text, False WER."""
     refs, hyps, times, right, routes, errors = [], [], [], 0, {}, []
     for item in items:
         start = time.perf_counter()
@@ -77,7 +82,7 @@ def run(asr, items, grammar, accept, as_digits: bool, normalizer, log) -> dict:
         times.append(time.perf_counter() - start)
         routes[result.backend or "-"] = routes.get(result.backend or "-", 0) + 1
         if as_digits:
-            ok = spoken_digits(result.text) == item.transcript
+            ok = (result.text == item.transcript) if as_digits == "exact" else spoken_digits(result.text) == item.transcript
             right += ok
             if not ok and len(errors) < 8:
                 errors.append(f"{item.name}: {result.text!r}")
@@ -115,7 +120,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="ASR accuracy and decode time per backend (choose or report split)")
     parser.add_argument("--split", choices=["choose", "report"], required=False, default="choose")
     parser.add_argument("--backends", default="cascade,whisper,moonshine", help="comma-separated registry names")
-    parser.add_argument("--sets", default="digits,strings,sentences")
+    parser.add_argument("--sets", default="digits,strings,sentences", help="any of digits,strings,sentences,menu (menu: choose split only)")
     parser.add_argument("--strings", type=int, default=120, help="4-digit strings (half per speaker)")
     parser.add_argument("--out", help="write every utterance's result here (JSON lines)")
     parser.add_argument("--json", action="store_true")

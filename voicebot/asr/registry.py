@@ -1,7 +1,10 @@
 """``load_asr(name)``: the one way to get a recogniser, cached per process.
 
-Names: ``auto`` (default; see ``auto.py``), ``whisper``, ``pocketsphinx``, ``vosk`` (English
-Vosk model from ``models/vosk-en-us-small``), or ``vosk:PATH`` for any Vosk model directory.
+Names: ``auto`` (default; see ``auto.py``), ``whisper``, ``moonshine``, ``cascade`` (Moonshine
+first, Whisper when needed), ``pocketsphinx``, ``vosk`` (English Vosk model from
+``models/vosk-en-us-small``), ``vosk:PATH`` for any Vosk model directory, and ``pool:NAME``:
+NAME decoded in worker processes (``workers.ProcessPoolASR``; the workers read the settings
+from the environment).
 Engine errors are translated to ``voicebot.errors`` here.
 """
 from __future__ import annotations
