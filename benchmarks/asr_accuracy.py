@@ -36,6 +36,7 @@ import numpy as np  # noqa: E402
 import asr_sets as sets  # noqa: E402
 from voicebot.actions import Listen  # noqa: E402
 from voicebot.asr import grammar as grammars  # noqa: E402
+from voicebot.asr.base import Recognition  # noqa: E402
 from voicebot.asr.registry import load_asr  # noqa: E402
 from voicebot.errors import VoicebotError  # noqa: E402
 from voicebot.flows.slots import spoken_digits  # noqa: E402
@@ -78,7 +79,10 @@ def run(asr, items, grammar, accept, as_digits, normalizer, log) -> dict:
     refs, hyps, times, right, routes, errors = [], [], [], 0, {}, []
     for item in items:
         start = time.perf_counter()
-        result = asr.transcribe(item.pcm, 8000, grammar, accept=accept)
+        try:
+            result = asr.transcribe(item.pcm, 8000, grammar, accept=accept)
+        except VoicebotError as exc:  # a pooled decode past its deadline (a hang) or refused: a miss
+            result = Recognition("", 0.0, backend=type(exc).__name__)
         times.append(time.perf_counter() - start)
         routes[result.backend or "-"] = routes.get(result.backend or "-", 0) + 1
         if as_digits:
