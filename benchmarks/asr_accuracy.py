@@ -1,17 +1,18 @@
-"""ASR accuracy and speed on telephone-quality real speech.
+"""ASR accuracy and decode time per backend on recorded speech at 8 kHz mu-law.
 
-Open speech: every read_speech_en sentence converted to 8 kHz G.711 mu-law (as a phone line
-delivers it), word error rate (jiwer, Whisper's English text normaliser on both sides) and
-real-time factor (decode time / audio time) per backend.
-Digits: FSDD spoken digits, held-out takes 20-49 (takes 5-19 were used for tuning), decoded
-with the digit grammar as a survey score is asked (a quick decode counts only if it is one
-digit); accuracy = the whole output equals the spoken digit.
-Order numbers: 4-digit numbers said by one FSDD speaker (held-out takes, 0.15-0.35 s between
-digits, as ``audio_fixtures/order_*.wav`` but never the same takes), decoded as open speech the
-way the demo flow asks for them (a quick decode counts only if it is a complete answer); accuracy = the digits read (``spoken_digits``) equal the number.
+Sets and split: ``benchmarks/asr_sets.py``. ``--split choose`` is where every routing rule and
+threshold of the recognisers was chosen; ``--split report`` is decoded once for docs/asr.md.
+Each utterance is decoded the way the demo flow asks for it:
+- digits: isolated FSDD digits with the digits grammar, answer test = one digit (a survey score);
+- strings: 4-digit strings as open speech (``order``: answer test = 4 digits, as ``ask_order``)
+  and with the digits grammar (``order-grammar``);
+- sentences: read speech as open speech (no answer test); WER with Whisper's normaliser;
+- menu (choose split only): RAVDESS's two statements as a phrase grammar, exact match.
+Accuracy counts an utterance right when the digits read (``spoken_digits``, as the flow reads
+them) equal the digits said. ``--out FILE.jsonl`` keeps every utterance's result.
 
-Run: OMP_NUM_THREADS=1 python benchmarks/asr_accuracy.py [--backends auto,whisper,pocketsphinx]
-     [--digit-stride 1] [--orders 60] [--orders-seed 7] [--full-window] [--json]
+Run: OMP_NUM_THREADS=1 python benchmarks/asr_accuracy.py --split report [--backends cascade,whisper,moonshine]
+     [--sets digits,strings,sentences] [--strings 120] [--json] [--out results.jsonl]
      python benchmarks/asr_accuracy.py --telephone-cmn   (prints pocketsphinx's 8 kHz CMN prior)
 """
 from __future__ import annotations
@@ -27,90 +28,79 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import jiwer  # noqa: E402
 import numpy as np  # noqa: E402
 
+import asr_sets as sets  # noqa: E402
 from voicebot.actions import Listen  # noqa: E402
 from voicebot.asr import grammar as grammars  # noqa: E402
+from voicebot.asr.base import Recognition  # noqa: E402
 from voicebot.asr.registry import load_asr  # noqa: E402
-from voicebot.audio.codecs import ulaw_decode, ulaw_encode  # noqa: E402
-from voicebot.audio.wavfile import read_wav  # noqa: E402
 from voicebot.errors import VoicebotError  # noqa: E402
+from voicebot.flows.slots import spoken_digits  # noqa: E402
 from voicebot.session.completeness import answer_test  # noqa: E402
-from voicebot.testing.datasets import shared_datasets_dir
 
-DATASETS = shared_datasets_dir()
 ONE_DIGIT = Listen(grammar="digits", max_digits=1, complete_when="digits")  # as a survey score is asked
 ORDER_NUMBER = Listen(grammar=None, max_digits=4, complete_when="digits")  # as the demo flow's ask_order asks
-HELD_OUT_TAKES = range(20, 50)
 
 
-def telephone(path: Path) -> np.ndarray:
-    """The recording as a phone line delivers it: 8 kHz, through G.711 mu-law."""
-    return ulaw_decode(ulaw_encode(read_wav(path).at_rate(8000).pcm))
+def task_sets(split: str, wanted: list[str], strings: int) -> dict[str, list]:
+    """name -> (items, grammar, answer test or None, scored as digits?)."""
+    takes = sets.CHOOSE_TAKES if split == "choose" else sets.REPORT_TAKES
+    seed = 3 if split == "choose" else 11
+    out = {}
+    if "digits" in wanted:
+        for speaker in sets.SPEAKERS:
+            out[f"digits {speaker}"] = (sets.fsdd((speaker,), takes), grammars.digits(), answer_test(ONE_DIGIT), True)
+    if "strings" in wanted:
+        for speaker in sets.SPEAKERS:
+            items = sets.digit_strings((speaker,), takes, strings // 2, seed + (speaker == "nicolas"))
+            out[f"order {speaker}"] = (items, None, answer_test(ORDER_NUMBER), True)
+            out[f"order-grammar {speaker}"] = (items, grammars.digits(), answer_test(ORDER_NUMBER), True)
+        if split == "report":
+            out["tidigits (CMU)"] = (sets.cmu_digits(), None, None, True)
+    if "menu" in wanted and split == "choose":  # no held-out phrase set exists
+        menu = grammars.phrases(["kids are talking by the door", "dogs are sitting by the door"])
+        out["menu ravdess"] = (sets.ravdess(4), menu, None, "exact")
+    if "sentences" in wanted:
+        if split == "choose":
+            out["ravdess"] = (sets.ravdess(4), None, None, False)
+            out["read_speech_en 1-20"] = (sets.read_speech()[:20], None, None, False)
+        else:
+            out["read_speech_en 21-40"] = (sets.read_speech()[20:], None, None, False)
+            out["cmu sentences"] = (sets.cmu_sentences(), None, None, False)
+    return out
 
 
-def percentiles(values: list[float]) -> tuple[float, float]:
-    return float(np.percentile(values, 50)), float(np.percentile(values, 95))
-
-
-def open_speech(asr, normalizer) -> dict:
-    rows = list(csv.DictReader(open(DATASETS / "read_speech_en" / "manifest.csv")))
-    refs, hyps, times, audio_s = [], [], [], 0.0
-    for row in rows:
-        pcm = telephone(DATASETS / "read_speech_en" / row["path"])
+def run(asr, items, grammar, accept, as_digits, normalizer, log) -> dict:
+    """Decode ``items``; ``as_digits``: True scores digits read, "exact" the whole text, False WER."""
+    refs, hyps, times, right, routes, errors = [], [], [], 0, {}, []
+    for item in items:
         start = time.perf_counter()
-        result = asr.transcribe(pcm, 8000)
+        try:
+            result = asr.transcribe(item.pcm, 8000, grammar, accept=accept)
+        except VoicebotError as exc:  # a pooled decode past its deadline (a hang) or refused: a miss
+            result = Recognition("", 0.0, backend=type(exc).__name__)
         times.append(time.perf_counter() - start)
-        audio_s += len(pcm) / 8000
-        refs.append(normalizer(row["transcript"]))
+        routes[result.backend or "-"] = routes.get(result.backend or "-", 0) + 1
+        if as_digits:
+            ok = (result.text == item.transcript) if as_digits == "exact" else spoken_digits(result.text) == item.transcript
+            right += ok
+            if not ok and len(errors) < 8:
+                errors.append(f"{item.name}: {result.text!r}")
+        refs.append(normalizer(item.transcript))
         hyps.append(normalizer(result.text))
-    p50, p95 = percentiles(times)
-    return {"utterances": len(rows), "wer": jiwer.wer(refs, hyps), "rtf": sum(times) / audio_s, "decode_p50_s": p50, "decode_p95_s": p95}
-
-
-def digits(asr, stride: int) -> dict:
-    rows = [r for r in csv.DictReader(open(DATASETS / "fsdd_digits" / "manifest.csv")) if int(Path(r["path"]).stem.split("_")[2]) in HELD_OUT_TAKES][::stride]
-    grammar = grammars.digits()
-    correct, times, audio_s, errors = 0, [], 0.0, {}
-    for row in rows:
-        pcm = read_wav(DATASETS / "fsdd_digits" / row["path"]).pcm
-        start = time.perf_counter()
-        text = asr.transcribe(pcm, 8000, grammar, accept=answer_test(ONE_DIGIT)).text
-        times.append(time.perf_counter() - start)
-        audio_s += len(pcm) / 8000
-        expected = grammars.DIGIT_WORDS[int(row["label"])]
-        correct += text == expected
-        if text != expected:
-            errors[f"{expected}->{text or '(nothing)'}"] = errors.get(f"{expected}->{text or '(nothing)'}", 0) + 1
-    p50, p95 = percentiles(times)
-    top = dict(sorted(errors.items(), key=lambda kv: -kv[1])[:6])
-    return {"utterances": len(rows), "accuracy": correct / len(rows), "rtf": sum(times) / audio_s, "decode_p50_s": p50, "decode_p95_s": p95, "top_errors": top}
-
-
-def order_numbers(asr, count: int, seed: int = 7) -> dict:
-    from voicebot.flows.slots import spoken_digits
-
-    rng = np.random.default_rng(seed)
-    correct, times, errors = 0, [], []
-    for i in range(count):
-        number = "".join(str(d) for d in rng.integers(0, 10, 4))
-        speaker = ("jackson", "nicolas")[i % 2]
-        parts = [np.zeros(1600, dtype=np.int16)]
-        for d in number:
-            take = int(rng.choice(HELD_OUT_TAKES))
-            parts += [read_wav(DATASETS / "fsdd_digits" / "wav" / f"{d}_{speaker}_{take}.wav").pcm,
-                      np.zeros(int(rng.uniform(0.15, 0.35) * 8000), dtype=np.int16)]
-        pcm = ulaw_decode(ulaw_encode(np.concatenate(parts)))
-        start = time.perf_counter()
-        text = asr.transcribe(pcm, 8000, accept=answer_test(ORDER_NUMBER)).text
-        times.append(time.perf_counter() - start)
-        correct += spoken_digits(text) == number
-        if spoken_digits(text) != number and len(errors) < 6:
-            errors.append(f"{number}->{text!r}")
-    p50, p95 = percentiles(times)
-    return {"utterances": count, "accuracy": correct / count, "decode_p50_s": p50, "decode_p95_s": p95, "errors": errors}
+        if log:
+            log.write(json.dumps({"name": item.name, "said": item.transcript, "heard": result.text, "confidence": result.confidence,
+                                  "backend": result.backend, "decode_s": round(times[-1], 4)}) + "\n")
+    row = {"n": len(items), "decode_p50_s": round(float(np.percentile(times, 50)), 3), "decode_p95_s": round(float(np.percentile(times, 95)), 3), "routes": routes}
+    if as_digits:
+        row |= {"accuracy": round(right / len(items), 4), "errors": errors}
+    else:
+        row |= {"wer": round(jiwer.wer(refs, hyps), 4)}
+    return row
 
 
 def telephone_cmn() -> str:
@@ -123,23 +113,20 @@ def telephone_cmn() -> str:
     pooled = asr._acquire()
     decoder = pooled.decoder
     decoder.activate_search(asr._search_for(pooled, grammars.digits()))
-    root = DATASETS / "emotional_speech_ravdess"
-    for row in list(csv.DictReader(open(root / "manifest.csv")))[::8]:
+    for item in sets.ravdess(8):
         decoder.start_utt()
-        decoder.process_raw(StreamingUpsampler().process(telephone(root / row["path"])).tobytes(), False, False)
+        decoder.process_raw(StreamingUpsampler().process(item.pcm).tobytes(), False, False)
         decoder.end_utt()
     return ",".join(f"{float(v):.2f}" for v in decoder.get_cmn().split(","))
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description="ASR WER/RTF and digit accuracy per backend")
-    parser.add_argument("--backends", default="auto,whisper,pocketsphinx", help="comma-separated; vosk needs models/vosk-en-us-small")
-    parser.add_argument("--digit-stride", type=int, default=1, help="use every Nth held-out digit file (1 = all 600)")
-    parser.add_argument("--full-window", action="store_true", help="Whisper: always decode on the full 30 s window (no quick pass), for comparison")
-    parser.add_argument("--orders", type=int, default=60, help="4-digit order numbers to decode as open speech (0: skip)")
-    parser.add_argument("--orders-seed", type=int, default=7, help="which order numbers (7: the set the quick pass was tuned on; 11: a check set)")
-    parser.add_argument("--skip-open", action="store_true")
-    parser.add_argument("--skip-digits", action="store_true")
+    parser = argparse.ArgumentParser(description="ASR accuracy and decode time per backend (choose or report split)")
+    parser.add_argument("--split", choices=["choose", "report"], required=False, default="choose")
+    parser.add_argument("--backends", default="cascade,whisper,moonshine", help="comma-separated registry names")
+    parser.add_argument("--sets", default="digits,strings,sentences", help="any of digits,strings,sentences,menu (menu: choose split only)")
+    parser.add_argument("--strings", type=int, default=120, help="4-digit strings (half per speaker)")
+    parser.add_argument("--out", help="write every utterance's result here (JSON lines)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--telephone-cmn", action="store_true", help="print pocketsphinx's 8 kHz CMN prior and exit")
     args = parser.parse_args()
@@ -149,40 +136,26 @@ def main() -> int:
     from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
 
     normalizer = EnglishTextNormalizer({})
-    results = []
+    tasks = task_sets(args.split, args.sets.split(","), args.strings)
+    log = open(args.out, "w") if args.out else None
     for name in args.backends.split(","):
         try:
             asr = load_asr(name)
-            if args.full_window and name == "whisper":
-                from voicebot.asr.whisper import WhisperASR
-
-                asr = WhisperASR(window_pad_s=None)
         except VoicebotError as exc:
             print(f"{name}: skipped ({exc})", file=sys.stderr)
             continue
-        row = {"backend": name + (" (full window)" if args.full_window and name == "whisper" else "")}
-        if not args.skip_open:
-            row["open"] = open_speech(asr, normalizer)
-        if not args.skip_digits:
-            row["digits"] = digits(asr, args.digit_stride)
-        if args.orders:
-            row["orders"] = order_numbers(asr, args.orders, args.orders_seed)
-        results.append(row)
-        if args.json:
-            print(json.dumps(row), flush=True)
-    if not args.json:
-        print(f"{'backend':14}{'WER':>7}{'RTF':>7}{'p50 s':>8}{'p95 s':>8} | {'digits':>7}{'RTF':>7}{'p50 s':>8}{'p95 s':>8}  n")
-        for row in results:
-            o, d = row.get("open", {}), row.get("digits", {})
-            fmt = lambda r, k, f: format(r[k], f) if k in r else "-"
-            print(f"{row['backend']:14}{fmt(o, 'wer', '7.3f'):>7}{fmt(o, 'rtf', '7.3f'):>7}{fmt(o, 'decode_p50_s', '8.2f'):>8}{fmt(o, 'decode_p95_s', '8.2f'):>8} | "
-                  f"{fmt(d, 'accuracy', '7.1%'):>7}{fmt(d, 'rtf', '7.3f'):>7}{fmt(d, 'decode_p50_s', '8.2f'):>8}{fmt(d, 'decode_p95_s', '8.2f'):>8}  {d.get('utterances', '-')}")
-            if d.get("top_errors"):
-                print(f"{'':14}digit errors: {d['top_errors']}")
-            if "orders" in row:
-                r = row["orders"]
-                print(f"{'':14}order numbers (open speech): {r['accuracy']:.1%} of {r['utterances']}, decode p50 {r['decode_p50_s']:.2f} s, "
-                      f"p95 {r['decode_p95_s']:.2f} s; errors: {r['errors']}")
+        for task, (items, grammar, accept, as_digits) in tasks.items():
+            if not items or not asr.supports_grammar(grammar):
+                continue
+            if log:
+                log.write(json.dumps({"backend": name, "task": task}) + "\n")
+            row = {"backend": name, "split": args.split, "task": task, **run(asr, items, grammar, accept, as_digits, normalizer, log)}
+            if args.json:
+                print(json.dumps(row), flush=True)
+            else:
+                score = f"accuracy {row['accuracy']:.1%}" if as_digits else f"WER {row['wer']:.3f}"
+                print(f"{name:10} {task:26} n={row['n']:<4} {score:16} decode p50 {row['decode_p50_s']:.2f} s p95 {row['decode_p95_s']:.2f} s  "
+                      f"routes {row['routes']}" + (f"\n{'':11}errors: {row['errors']}" if row.get("errors") else ""), flush=True)
     return 0
 
 

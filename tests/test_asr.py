@@ -177,17 +177,16 @@ def test_pocketsphinx_streams_frames_and_rejects_bad_rates(sphinx):
 
 # --- whisper -------------------------------------------------------------------------------
 
-def test_whisper_transcribes_telephone_quality_read_speech(whisper):
+@pytest.mark.parametrize("name", [n for n in MANIFEST if n.startswith("read_")])
+def test_whisper_transcribes_telephone_quality_read_speech(whisper, name):
+    """Each sentence on its own: at most one word in ten wrong (measured: 1/27, 1/17, 0/19)."""
     from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
 
     normalizer = EnglishTextNormalizer({})
-    names = [n for n in MANIFEST if n.startswith("read_")]
-    results = [whisper.transcribe(fixture(n), 8000) for n in names]
-    wer = jiwer.wer([normalizer(MANIFEST[n]["transcript"]) for n in names], [normalizer(r.text) for r in results])
-    assert wer <= 0.12, [r.text for r in results]
-    for name, result in zip(names, results):
-        assert 0 < result.confidence <= 1 and result.backend == "whisper"
-        assert result.words and result.words[-1].end_s <= len(fixture(name)) / 8000 + 0.5
+    result = whisper.transcribe(fixture(name), 8000)
+    assert jiwer.wer(normalizer(MANIFEST[name]["transcript"]), normalizer(result.text)) <= 0.10, result.text
+    assert 0 < result.confidence <= 1 and result.backend == "whisper"
+    assert result.words and result.words[-1].end_s <= len(fixture(name)) / 8000 + 0.5
 
 
 @pytest.mark.parametrize("name", ["order_4172.wav", "order_5093.wav", "order_9999.wav"])
@@ -279,9 +278,22 @@ def test_vosk_runs_on_speech_and_is_silent_on_silence(vosk_ko):
     assert vosk_ko.transcribe(SILENCE, 8000).text == ""
 
 
-def test_vosk_accepts_a_phrase_grammar(vosk_ko):
-    result = vosk_ko.transcribe(fixture("order_4172.wav"), 8000, grammars.phrases(["네", "아니요"]))
-    assert result.text in ("", "네", "아니요")
+def test_vosk_grammar_keeps_non_ascii_words_and_recognises_them(vosk_ko, capfd):
+    """Grammar words reach Vosk as UTF-8: JSON-escaped ("\\ub124") every Korean word was
+    "missing in vocabulary", dropped, and the grammar matched nothing. The audio is espeak-ng
+    Korean (plumbing: no recorded Korean speech is available); open vocabulary misreads
+    "아니요" as "아 리오", the grammar must return it exactly."""
+    from voicebot.tts.registry import load_tts
+
+    menu = grammars.phrases(["네", "아니요"])
+    assert vosk_ko.missing_words(menu) == []
+    capfd.readouterr()
+    vosk_ko.stream(8000, menu).finish()
+    dropped = [line for line in capfd.readouterr().err.splitlines() if "missing in vocabulary" in line]
+    assert not [line for line in dropped if "[unk]" not in line], dropped
+    tts = load_tts()
+    for word in ("네", "아니요"):
+        assert vosk_ko.transcribe(tts.synthesize(word, voice="ko").at_rate(8000).pcm, 8000, menu).text == word
 
 
 # --- auto + streaming through the endpointer -----------------------------------------------
@@ -296,14 +308,24 @@ def test_auto_routes_grammar_and_open_speech(sphinx, whisper):
     assert (result.backend, result.text) == ("pocketsphinx", "go forward ten meters")
 
 
-def test_endpointer_feeds_a_stream_while_the_caller_speaks(whisper):
-    pcm = np.concatenate([np.zeros(8000, np.int16), fixture("order_5093.wav"), np.zeros(8000, np.int16)])
+@pytest.mark.parametrize("name", [
+    "order_4172.wav",
+    "order_9999.wav",
+    pytest.param("order_5093.wav", marks=pytest.mark.xfail(strict=True, reason=(
+        "a known miss, kept visible: Moonshine reads nicolas's 'three' as 'two', Whisper tiny.en drops it "
+        "('five zero nine'); FSDD accuracy per speaker is in docs/asr.md"))),
+])
+def test_endpointer_feeds_a_stream_while_the_caller_speaks(name):
+    """Frames go to the stream while the caller speaks; the result is what one-shot decoding
+    of the endpointed utterance gives, and exactly the number said."""
+    cascade = load_asr("cascade")
+    pcm = np.concatenate([np.zeros(8000, np.int16), fixture(name), np.zeros(8000, np.int16)])
     endpointer = Endpointer()
     stream, fed_during_speech, result = None, 0, None
     for i in range(0, len(pcm) - 159, 160):
         event = endpointer.feed(pcm[i:i + 160])
         if isinstance(event, SpeechStarted):
-            stream = whisper.stream(8000, grammars.digits())
+            stream = cascade.stream(8000, grammars.digits())
         if len(endpointer.to_forward):
             stream.accept(endpointer.to_forward)
             fed_during_speech += endpointer.in_speech
@@ -311,10 +333,8 @@ def test_endpointer_feeds_a_stream_while_the_caller_speaks(whisper):
             result, ended = stream.finish(), event
             break
     assert fed_during_speech > 50
-    # streaming gives what one-shot decoding of the utterance gives (Whisper itself is not
-    # exact on digit strings: see docs/asr.md for measured digit accuracy)
-    assert result.text == whisper.transcribe(ended.audio, 8000, grammars.digits()).text
-    assert result.text.startswith("five zero nine")
+    assert result.text == cascade.transcribe(ended.audio, 8000, grammars.digits()).text
+    assert result.text == MANIFEST[name]["transcript"]
 
 
 def test_whisper_queue_is_bounded():
@@ -329,7 +349,9 @@ def test_whisper_queue_is_bounded():
     try:
         first = threading.Thread(target=busy.transcribe, args=(speech, 8000))
         first.start()
+        deadline = time.monotonic() + 30
         while busy._slots._value:  # wait until the first utterance holds the only slot
+            assert time.monotonic() < deadline, "the first utterance never took the decode slot"
             time.sleep(0.01)
         with pytest.raises(ASRError, match="overloaded"):
             busy.transcribe(speech, 8000)

@@ -85,7 +85,7 @@ def test_unreachable_url_says_what_to_do(tmp_path):
 
 
 def test_package_models_are_installed_and_vosk_english_is_not():
-    for name in ("whisper-tiny.en", "pocketsphinx-en-us", "vosk-ko", "silero-vad"):
+    for name in ("whisper-tiny.en", "moonshine-tiny-en", "pocketsphinx-en-us", "vosk-ko", "silero-vad"):
         assert models.model_path(name) is not None and models.model_path(name).is_dir()
     settings = load_settings(models_dir="/nonexistent-models")
     assert models.model_path("vosk-en-us-small", settings) is None
@@ -120,6 +120,7 @@ def test_models_cli_lists_and_fails_cleanly(tmp_path):
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
     by_name = {r["name"]: r for r in rows if "name" in r}
     assert by_name["whisper-tiny.en"]["installed"] and not by_name["vosk-en-us-small"]["installed"]
+    assert by_name["moonshine-tiny-en"]["installed"] and by_name["moonshine-tiny-en"]["source"] == "pip install moonshine-voice==0.1.0"
     assert rows[-1]["auto"]["open"] == "whisper" and rows[-1]["auto"]["jsgf"] == "pocketsphinx"
     failed = env_run("download", "nope")
     assert failed.returncode == 1 and failed.stderr.count("\n") == 1 and "Traceback" not in failed.stderr

@@ -2,7 +2,9 @@
 
 A recogniser is loaded once (models are big) and shared; each utterance gets its own
 ``RecognitionStream``: feed int16 PCM frames, read partial results, then ``finish()`` for
-the final ``Recognition``. Backends: ``VoskASR``, ``WhisperASR``, ``PocketsphinxASR``.
+the final ``Recognition``. Backends: ``VoskASR``, ``WhisperASR``, ``MoonshineASR``,
+``PocketsphinxASR``; wrappers: ``CascadeASR`` (a fast first pass, a slower second when the
+first is not good enough), ``ProcessPoolASR`` (decodes in worker processes), ``AutoASR``.
 """
 from __future__ import annotations
 
@@ -11,6 +13,17 @@ from dataclasses import dataclass, field
 from typing import Callable, Literal
 
 import numpy as np
+
+from voicebot.errors import ASRError
+
+
+class RecogniserSaturatedError(ASRError):
+    """Every recogniser worker is busy and the queue is full (or waited too long): the decode
+    was refused at once. The caller should hear a short holding phrase, not silence."""
+
+
+class RecognitionTimeoutError(ASRError):
+    """A decode ran past its deadline; the worker running it was killed and is being replaced."""
 
 
 Passes = Literal["auto", "quick", "thorough"]  # which decodes ``RecognitionStream.finish`` may run
@@ -73,6 +86,7 @@ class ASR(ABC):
     """A loaded speech recogniser, shareable across calls (thread-safe to open streams)."""
 
     name: str = "asr"
+    decodes_at_finish: bool = False  # buffered (decodes only at finish): worth an early decode in a pause
 
     @abstractmethod
     def stream(self, sample_rate: int = 8000, grammar: Grammar | None = None, hints: tuple[str, ...] = ()) -> RecognitionStream:

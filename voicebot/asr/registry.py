@@ -1,7 +1,10 @@
 """``load_asr(name)``: the one way to get a recogniser, cached per process.
 
-Names: ``auto`` (default; see ``auto.py``), ``whisper``, ``pocketsphinx``, ``vosk`` (English
-Vosk model from ``models/vosk-en-us-small``), or ``vosk:PATH`` for any Vosk model directory.
+Names: ``auto`` (default; see ``auto.py``), ``whisper``, ``moonshine``, ``cascade`` (Moonshine
+first, Whisper when needed), ``pocketsphinx``, ``vosk`` (English Vosk model from
+``models/vosk-en-us-small``), ``vosk:PATH`` for any Vosk model directory, and ``pool:NAME``:
+NAME decoded in worker processes (``workers.ProcessPoolASR``; the workers read the settings
+from the environment).
 Engine errors are translated to ``voicebot.errors`` here.
 """
 from __future__ import annotations
@@ -13,7 +16,7 @@ from voicebot.asr.base import ASR
 from voicebot.config import load_settings
 from voicebot.errors import ASRError, ModelNotFoundError, VoicebotError
 
-BACKENDS = ("auto", "vosk", "whisper", "pocketsphinx")
+BACKENDS = ("auto", "vosk", "whisper", "moonshine", "cascade", "pocketsphinx")
 ENGLISH_VOSK = "vosk-en-us-small"
 # Grammar routes measured with benchmarks/asr_accuracy.py (docs/asr.md): on 8 kHz digits
 # Whisper with constrained decoding is far more accurate than pocketsphinx JSGF, but only
@@ -36,11 +39,14 @@ def load_asr(name: str = "auto", settings=None) -> ASR:
     key = (name, settings.models_dir)
     with _lock:
         if key not in _cache:
-            _cache[key] = _create(name, settings)
+            _cache[key] = create(name, settings)
         return _cache[key]
 
 
-def _create(name: str, settings) -> ASR:
+def create(name: str, settings=None, threads: int | None = None) -> ASR:
+    """A new recogniser for ``name`` (not cached; ``load_asr`` is the shared one). ``threads``:
+    CPU threads per decode (None: the backend's default; worker processes use 1)."""
+    settings = settings or load_settings()
     try:
         if name == "auto":
             from voicebot.asr.auto import AutoASR
@@ -49,7 +55,21 @@ def _create(name: str, settings) -> ASR:
         if name == "whisper":
             from voicebot.asr.whisper import WhisperASR
 
-            return WhisperASR()
+            return WhisperASR() if threads is None else WhisperASR(cpu_threads=threads)
+        if name == "moonshine":
+            from voicebot.asr.moonshine import MoonshineASR
+
+            return MoonshineASR(threads=threads or 1)
+        if name == "cascade":
+            from voicebot.asr.cascade import CascadeASR
+            from voicebot.asr.moonshine import MoonshineASR
+            from voicebot.asr.whisper import WhisperASR
+
+            return CascadeASR(MoonshineASR(threads=threads or 1), WhisperASR() if threads is None else WhisperASR(cpu_threads=threads))
+        if name.startswith("pool:"):
+            from voicebot.asr.workers import ProcessPoolASR
+
+            return ProcessPoolASR(name[5:])
         if name == "pocketsphinx":
             from voicebot.asr.pocketsphinx import PocketsphinxASR
 
@@ -65,4 +85,4 @@ def _create(name: str, settings) -> ASR:
         raise
     except Exception as exc:  # anything an engine throws while loading
         raise ASRError(f"cannot load the {name} recogniser: {exc}") from exc
-    raise ASRError(f"unknown ASR backend {name!r}; choose one of {', '.join(BACKENDS)} or vosk:PATH")
+    raise ASRError(f"unknown ASR backend {name!r}; choose one of {', '.join(BACKENDS)}, vosk:PATH or pool:NAME")

@@ -43,6 +43,11 @@ class VoskASR(ASR):
     def supports_grammar(self, grammar: Grammar | None) -> bool:
         return True
 
+    def missing_words(self, grammar: Grammar) -> list[str]:
+        """Words of ``grammar`` the model's vocabulary lacks (Vosk ignores them, with a warning)."""
+        words = {w for phrase in grammars.vocabulary(grammar) for w in phrase.split()}
+        return sorted(w for w in words if self._model.vosk_model_find_word(w) < 0)
+
     def stream(self, sample_rate: int = 8000, grammar: Grammar | None = None, hints: tuple[str, ...] = ()) -> RecognitionStream:
         if sample_rate not in (8000, 16000):
             raise ASRError(f"Vosk streams take 8000 or 16000 Hz audio, not {sample_rate} Hz")
@@ -50,8 +55,12 @@ class VoskASR(ASR):
             if grammar is None:
                 recognizer = self._vosk.KaldiRecognizer(self._model, float(sample_rate))
             else:
-                phrases = list(grammars.vocabulary(grammar)) + ["[unk]"]
-                recognizer = self._vosk.KaldiRecognizer(self._model, float(sample_rate), json.dumps(phrases))
+                phrases = list(grammars.vocabulary(grammar))
+                if self._model.vosk_model_find_word("[unk]") >= 0:  # lets out-of-grammar speech read as nothing
+                    phrases.append("[unk]")
+                # ensure_ascii=False: Vosk matches words as UTF-8; escaped ("\\ub124") they are
+                # all "missing in vocabulary" and a non-English grammar matches nothing
+                recognizer = self._vosk.KaldiRecognizer(self._model, float(sample_rate), json.dumps(phrases, ensure_ascii=False))
             recognizer.SetWords(True)
         except Exception as exc:
             raise ASRError(f"Vosk could not open a recogniser: {exc}") from exc

@@ -17,7 +17,6 @@ Grammars are applied by prompting (e.g. a digits prompt) and mapping the text on
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 from pathlib import Path
@@ -27,15 +26,15 @@ import numpy as np
 
 from voicebot.asr import grammar as grammars
 from voicebot.asr.base import ASR, Grammar, Passes, Recognition, RecognitionStream, Word
+from voicebot.asr.buffered import BufferedStream, check_stream
+from voicebot.asr.speech import SPAN_MARGIN_S, speech_span
 from voicebot.audio.resample import resample
-from voicebot.audio.vad import VoiceActivityDetector
 from voicebot.errors import ASRError, ModelNotFoundError
 
 _PROMPTS = {"yesno": "Yes. No. Yeah. Nope."}
 FULL_WINDOW_FRAMES = 3000  # Whisper's 30 s input, 100 mel frames per second
 MAX_WORDS_PER_S = 4.5  # fast speech
 MAX_DIGITS_PER_S = 3.0  # digits read out fast, one after another
-SPAN_MARGIN_S = 0.25  # audio kept before the first and after the last speech frame
 LONG_SPEECH_S = 5.0  # this much speech reads as well on a short window as on 30 s (docs/asr.md)
 MAX_COMPRESSION_RATIO = 2.4  # Whisper's own threshold for repetitive (looping) text
 
@@ -75,6 +74,7 @@ class WhisperASR(ASR):
     """faster-whisper recogniser (int8 on CPU), VAD-gated, with a bounded decode queue."""
 
     name = "whisper"
+    decodes_at_finish = True
 
     def __init__(self, model_path: str | os.PathLike | None = None, cpu_threads: int = 2, max_waiting: int = 8, min_speech_s: float = 0.1, beam_size: int = 1, window_pad_s: float | None = 1.0, min_window_s: float = 10.0):
         try:
@@ -100,25 +100,13 @@ class WhisperASR(ASR):
         return grammar is None or grammar.kind in ("digits", "yesno", "phrases")
 
     def stream(self, sample_rate: int = 8000, grammar: Grammar | None = None, hints: tuple[str, ...] = ()) -> RecognitionStream:
-        if sample_rate not in (8000, 16000):
-            raise ASRError(f"Whisper streams take 8000 or 16000 Hz audio, not {sample_rate} Hz")
-        if not self.supports_grammar(grammar):
-            raise ASRError(f"Whisper cannot enforce a {grammar.kind} grammar; use pocketsphinx or vosk")
-        return _WhisperStream(self, sample_rate, grammar, tuple(hints))
+        check_stream(self, sample_rate, grammar)
+        hints = tuple(hints)
+        return BufferedStream(lambda pcm, accept, passes: self.decode(resample(pcm, sample_rate, 16000), grammar, hints, accept, passes))
 
     def speech_span(self, pcm16k: np.ndarray, margin_s: float = SPAN_MARGIN_S) -> tuple[np.ndarray, float] | None:
-        """The audio from shortly before the first to shortly after the last speech frame
-        (Silero VAD) and its offset in seconds, or None when there is less than ``min_speech_s`` of speech. Whisper
-        hallucinates on long silences around speech, so only this span is decoded."""
-        vad = VoiceActivityDetector(16000, "silero", threshold=0.3)  # lenient: short digits score low
-        frame = 320
-        flags = [vad.is_speech(pcm16k[i:i + frame]) for i in range(0, len(pcm16k) - frame + 1, frame)]
-        if sum(flags) * 0.02 < self.min_speech_s:
-            return None
-        speech = np.flatnonzero(flags)
-        margin = int(margin_s * 16000)
-        first = max(0, speech[0] * frame - margin)
-        return pcm16k[first: (speech[-1] + 1) * frame + margin], first / 16000
+        """The speech in ``pcm16k`` and its offset (``voicebot.asr.speech.speech_span``)."""
+        return speech_span(pcm16k, self.min_speech_s, margin_s)
 
     def decode(self, pcm16k: np.ndarray, grammar: Grammar | None, hints: tuple[str, ...],
                accept: Callable[[str], bool] | None = None, passes: Passes = "auto") -> Recognition:
@@ -189,7 +177,7 @@ class WhisperASR(ASR):
         segments, words = self._run(frames, pcm16k, grammar, hints)
         if frames < FULL_WINDOW_FRAMES:
             return segments, words
-        if grammar is not None and grammar.kind == "digits" and not _only_digits(_text(segments)):
+        if grammar is not None and grammar.kind == "digits" and not grammars.only_digits(_text(segments)):
             # Free decoding read something other than digits (tiny.en says "Thank you."
             # to many isolated digits): decode again allowing digit tokens only.
             segments, words = self._run(frames, pcm16k, grammar, hints, constrain=True)
@@ -232,26 +220,6 @@ class WhisperASR(ASR):
         return segments, words
 
 
-class _WhisperStream(RecognitionStream):
-    def __init__(self, asr: WhisperASR, sample_rate: int, grammar: Grammar | None, hints: tuple[str, ...]):
-        self._asr, self._rate, self._grammar, self._hints = asr, sample_rate, grammar, hints
-        self._chunks: list[np.ndarray] = []
-        self._closed = False
-
-    def accept(self, pcm: np.ndarray) -> Recognition | None:
-        if self._closed:
-            raise ASRError("stream already finished")
-        self._chunks.append(np.asarray(pcm, dtype=np.int16))
-        return None
-
-    def finish(self, accept: Callable[[str], bool] | None = None, passes: Passes = "auto") -> Recognition:
-        if self._closed:
-            raise ASRError("stream already finished")
-        self._closed = True
-        pcm = np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.int16)
-        return self._asr.decode(resample(pcm, self._rate, 16000), self._grammar, self._hints, accept, passes)
-
-
 def _max_tokens(audio_s: float) -> int:
     """Enough tokens for the fastest speech in ``audio_s`` seconds (words split into ~1.5 tokens)."""
     return int(12 + 2 * MAX_WORDS_PER_S * audio_s)
@@ -283,9 +251,3 @@ def _non_digit_tokens(tokenizer) -> list[int]:
         if not (piece and (piece.isdigit() or piece in allowed)):
             suppress.append(token_id)
     return suppress
-
-
-def _only_digits(text: str) -> bool:
-    """True when ``text`` holds digits (figures or words) and nothing but punctuation besides."""
-    tokens = re.findall(r"[\w']+", text.lower())
-    return bool(tokens) and all(t.isdigit() or t in grammars.DIGIT_WORDS or t in grammars.DIGIT_ALIASES for t in tokens)

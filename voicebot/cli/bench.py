@@ -225,3 +225,8 @@ def format_report(r: dict) -> str:
 
 def _fmt(value) -> str:
     return f"{value:>7.0f}" if value is not None else "      -"
+
+
+from voicebot.cli.bench_asr import asr as _asr  # noqa: E402  (`voicebot bench asr`, its own module)
+
+bench.add_command(_asr)

@@ -15,7 +15,7 @@ from voicebot.errors import VoicebotError
 
 @click.command("transcribe")
 @click.argument("files", nargs=-1, required=True)
-@click.option("--backend", type=click.Choice(["auto", "vosk", "whisper", "pocketsphinx"]), default=None, help="Recogniser (default: VOICEBOT_ASR_BACKEND or auto).")
+@click.option("--backend", type=click.Choice(["auto", "vosk", "whisper", "moonshine", "cascade", "pocketsphinx"]), default=None, help="Recogniser (default: VOICEBOT_ASR_BACKEND or auto).")
 @click.option("--grammar", "grammar_spec", default=None, metavar="digits|yesno|FILE.jsgf", help="Constrain recognition to a grammar.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file.")
 def transcribe(files, backend, grammar_spec, as_json):
