@@ -17,7 +17,7 @@ from pathlib import Path
 from voicebot.audio.wavfile import Audio
 from voicebot.errors import NLUError
 from voicebot.nlu.base import Understanding
-from voicebot.nlu.emotion.fusion import FrustrationTracker, turn_evidence
+from voicebot.nlu.emotion.fusion import FrustrationTracker, single_turn_frustration
 from voicebot.nlu.emotion.text import TextEmotion, TextEmotionResult
 from voicebot.nlu.embeddings import MODEL_NAME, get_embedder
 from voicebot.nlu.entities import extract_entities
@@ -86,7 +86,7 @@ class Understander:
         voice = self._voice(audio, tracker)
         arousal = voice.arousal if voice is not None else None
         if sum(c.isalpha() for c in text) < MIN_LETTERS and not any(c.isdigit() for c in text):
-            frustration = tracker.update(voice=arousal, no_match=True) if tracker else turn_evidence(None, arousal)
+            frustration = tracker.update(voice=arousal, no_match=True) if tracker else single_turn_frustration(None, arousal)
             return Understanding(text=text, frustration=round(frustration, 4)), voice
         vector = self.embedder.embed_one(text)
         intent, confidence, intent_scores = OOS, 0.0, {}
@@ -101,7 +101,7 @@ class Understander:
             frustration = tracker.update(text_frustration=emotion.frustration, voice=arousal,
                                          no_match=intent == OOS, text=text, cues=emotion.cues)
         else:
-            frustration = turn_evidence(emotion.frustration, arousal)
+            frustration = single_turn_frustration(emotion.frustration, arousal)
         understanding = Understanding(
             text=text, intent=intent, confidence=round(confidence, 4),
             intent_scores={k: round(v, 4) for k, v in intent_scores.items()},
