@@ -61,8 +61,10 @@ def text_cues(text: str) -> tuple[str, ...]:
 class TextEmotion:
     """Classifies an utterance (given its MiniLM embedding) into ``LABELS`` with a frustration score."""
 
-    def __init__(self, coef: np.ndarray | None, intercept: np.ndarray | None, labels=LABELS):
-        """``coef`` None: no trained head, only cues (every text is neutral unless a cue fires)."""
+    def __init__(self, coef: np.ndarray | None, intercept: np.ndarray | None, labels=LABELS, branch=None):
+        """``coef`` None: no trained head, only cues (every text is neutral unless a cue fires).
+        ``branch``: the encoder top layers the head reads (``EncoderBranch``; None = pre-trained)."""
+        self.branch = branch
         self.coef = None if coef is None else np.asarray(coef, dtype=np.float32)
         self.intercept = None if intercept is None else np.asarray(intercept, dtype=np.float32)
         self.labels = tuple(labels)
