@@ -102,7 +102,7 @@ def branch_vectors(branch: EncoderBranch, states: Sequence, batch_size: int = 25
 
 
 def fine_tune(embedder, states: Sequence, labels: Sequence[int], *, epochs: int = 3, min_steps: int = 150,
-              lr: float = 1e-4, batch_size: int = 32, scale: float = 20.0, class_weights=None, seed: int = 0,
+              lr: float = 2e-4, batch_size: int = 32, scale: float = 20.0, class_weights=None, seed: int = 0,
               progress: Callable[[int, int], None] | None = None, name: str = "fine-tuned") -> EncoderBranch:
     """A copy of the top layers trained to tell ``labels`` (ints 0..K-1) apart, from cached
     shared-layer ``states`` (``Embedder.shared_states``).

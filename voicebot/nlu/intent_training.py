@@ -20,7 +20,7 @@ from voicebot.nlu.branch import EncoderBranch, branch_vectors, fine_tune
 from voicebot.nlu.embeddings import MODEL_NAME, get_embedder
 from voicebot.nlu.intents import OOS, IntentClassifier
 
-RECIPE = "top2-cosine-ce-v1"  # part of the cache key: change it when the recipe changes
+RECIPE = "top2-cosine-ce-lr2e-4-v1"  # part of the cache key: change it when the recipe changes
 
 # progress(stage, done, total): stage is "encoding" or "fine-tuning"
 Progress = Callable[[str, int, int], None]

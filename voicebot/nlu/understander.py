@@ -117,10 +117,10 @@ class Understander:
         return Path(model_dir)
 
     def vectors(self, text: str):
-        """(pre-trained vector, fine-tuned intent vector or None, emotion vector) of ``text``:
-        the shared layers once, then each distinct branch once."""
-        pre, refined, emotion = self.embedder.embed_branches(text, [None, self.intent_branch, self.emotion.branch])
-        return pre, refined if self.intent_branch is not None else None, emotion
+        """(pre-trained vector, fine-tuned intent vector or None, text-emotion features) of
+        ``text``: the shared layers once, then each distinct branch once."""
+        (pre, refined), means = self.embedder.embed_branches(text, [None, self.intent_branch], layer_means=True)
+        return pre, refined if self.intent_branch is not None else None, TextEmotion.features(means, pre)
 
     def predict_intents(self, texts: list[str], progress: Callable[[int], None] | None = None) -> list:
         """Intent predictions (``IntentPrediction``) for many texts at once, e.g. a test set."""
@@ -148,12 +148,12 @@ class Understander:
         if sum(c.isalpha() for c in text) < MIN_LETTERS and not any(c.isdigit() for c in text):
             frustration = tracker.update(voice=arousal, no_match=True) if tracker else single_turn_frustration(None, arousal)
             return Understanding(text=text, frustration=round(frustration, 4)), voice
-        vector, refined, emotion_vector = self.vectors(text)
+        vector, refined, emotion_features = self.vectors(text)
         intent, confidence, intent_scores = OOS, 0.0, {}
         if self.intents is not None:
             pred = self.intents.predict(vector, refined)
             intent, confidence, intent_scores = pred.intent, pred.confidence, pred.scores
-        emotion = self.emotion.classify(text, emotion_vector)
+        emotion = self.emotion.classify(text, emotion_features)
         if intent == OOS and self.human_intent and "human_request" in emotion.cues:
             # "get me a real person" may be far from the flow's phrasing, but it is unambiguous
             intent, confidence = self.human_intent, max(confidence, intent_scores.get(self.human_intent, 0.0))
