@@ -101,6 +101,17 @@ def test_clinc_few_shot_subset():
     assert result["oos_recall"] >= 0.6
 
 
+def test_confused_pairs_count_both_directions():
+    from voicebot.nlu.training_data import confused_pairs
+
+    gold = ["a", "a", "b", "b", "c", "oos", "c"]
+    pred = ["b", "a", "a", "a", "oos", "c", "c"]
+    pairs = confused_pairs(gold, pred)
+    assert pairs == [{"a": "a", "b": "b", "count": 3, "a_as_b": 1, "b_as_a": 2}]  # OOS mix-ups are not pairs
+    summary = score(gold, pred)["confusion_summary"]
+    assert summary == {"correct": 2, "wrong_intent": 3, "rejected_in_scope": 1, "accepted_oos": 1}
+
+
 def test_calibration_with_oos_examples_rejects_more_than_without():
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(3, 16))

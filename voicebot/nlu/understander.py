@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -84,8 +86,20 @@ class Understander:
         model.head.metadata.update(training_manifest(texts, labels), human_intent=find_human_intent(examples))
         understander = cls(model.head, intent_branch=model.branch, **kw)
         if fine_tune:
-            understander.save(model_dir)
+            understander._save_to_cache(model_dir)
         return understander
+
+    def _save_to_cache(self, model_dir: Path) -> None:
+        """Save into ``model_dir`` atomically (a folder renamed into place), so a process that
+        loads the cache never sees half a model; a cache that cannot be written only warns."""
+        scratch = model_dir.with_name(f"{model_dir.name}.tmp-{os.getpid()}")
+        try:
+            self.save(scratch)
+            shutil.rmtree(model_dir, ignore_errors=True)  # an unreadable leftover
+            os.replace(scratch, model_dir)
+        except OSError as exc:
+            shutil.rmtree(scratch, ignore_errors=True)
+            print(f"warning: fine-tuned intent model not cached in {model_dir.parent} ({exc.strerror or exc})", file=sys.stderr)
 
     @classmethod
     def from_model(cls, model: IntentModel, **kw) -> "Understander":
