@@ -32,3 +32,22 @@ def read_goemotions(split: str) -> tuple[list[str], list[list[str]]]:
             texts.append(parts[0])
             labels.append([names[int(i)] for i in parts[1].split(",")])
     return texts, labels
+
+
+def layer_features_cached(texts: list[str]):
+    """``Embedder.layer_features`` of ``texts`` (n, 5, 384), cached as float16 under var/nlu-cache
+    keyed by a hash of the texts (GoEmotions train takes ~10 min on an idle core)."""
+    import hashlib
+
+    import numpy as np
+
+    from voicebot.nlu.embeddings import MODEL_NAME, get_embedder
+
+    digest = hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()[:16]
+    path = CACHE / f"layers-{MODEL_NAME}-{digest}.npy"
+    if path.exists():
+        return np.load(path).astype(np.float32)
+    features = get_embedder().layer_features(texts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, features.astype(np.float16))
+    return features

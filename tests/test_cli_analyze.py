@@ -105,6 +105,10 @@ def test_nlu_train_evaluate_predict(tmp_path):
     assert predicted[:2] == ["order_status", "billing"]
     report = run(nlu, ["evaluate", "--model", str(model), "--data", str(tmp_path / "test.csv")])
     assert "macro-F1" in report and "order_status" in report
+    assert "confusion summary:" in report
+    assert set(metrics["confusion_summary"]) == {"correct", "wrong_intent", "rejected_in_scope", "accepted_oos"}
+    assert sum(metrics["confusion_summary"].values()) == metrics["n"]
+    assert (model / "branch.safetensors").exists()  # fine-tuned by default
 
 
 @pytest.mark.parametrize("content, message", [

@@ -31,6 +31,12 @@ def analyzer():
     return AcousticAnalyzer(warm=True)
 
 
+def features(texts):
+    """What the text-emotion heads read: shared-layer means + sentence vector, one row per text."""
+    layers = get_embedder().layer_features(texts)
+    return TextEmotion.features(layers[:, :4], layers[:, 4])
+
+
 def ravdess(actor, label):
     rows = csv.DictReader(open(RAVDESS / "manifest.csv"))
     return [read_wav(RAVDESS / r["path"]) for r in rows if r["actor"] == actor and r["label"] == label]
@@ -40,15 +46,18 @@ def ravdess(actor, label):
 def test_shipped_head_matches_its_manifest(head):
     manifest = json.loads((DEFAULT_HEAD.parent / "manifest.json").read_text())["text_emotion"]
     assert tuple(manifest["labels"]) == LABELS == head.labels
-    assert head.coef.shape == (len(LABELS), 384)
+    assert head.coef.shape == (len(LABELS), 5 * 384) and head.frustration_head[0].shape == (1, 5 * 384)
     assert manifest["metrics"]["frustrated_vs_neutral_auc"] > 0.5
 
 
 def test_frustrated_vs_neutral_on_held_out_goemotions(head):
-    """The head never saw dev.tsv; 400 of its comments must still separate well."""
+    """The heads never saw dev.tsv, and its odd rows were never used for a choice; 400 of them
+    must still separate well."""
     names = (DATASETS / "text_emotion" / "goemotions" / "emotions.txt").read_text().split()
     texts, frustrated = [], []
-    for line in open(DATASETS / "text_emotion" / "goemotions" / "dev.tsv", encoding="utf-8"):
+    for row, line in enumerate(open(DATASETS / "text_emotion" / "goemotions" / "dev.tsv", encoding="utf-8")):
+        if row % 2 == 0:
+            continue
         text, ids, _ = line.rstrip("\n").split("\t")
         mapped = {GOEMOTIONS_MAP.get(names[int(i)]) for i in ids.split(",")} - {None}
         if mapped in ({"frustrated"}, {"neutral"}):
@@ -56,8 +65,7 @@ def test_frustrated_vs_neutral_on_held_out_goemotions(head):
             frustrated.append(mapped == {"frustrated"})
         if len(texts) == 400:
             break
-    probs = head.probabilities(get_embedder().embed(texts))[:, LABELS.index("frustrated")]
-    assert roc_auc_score(frustrated, probs) >= 0.72  # benchmark on all of dev: 0.79
+    assert roc_auc_score(frustrated, head.p_frustrated(features(texts))) >= 0.78  # benchmark, all odd rows: 0.85
 
 
 @pytest.mark.parametrize("text, label", [
@@ -67,7 +75,7 @@ def test_frustrated_vs_neutral_on_held_out_goemotions(head):
     ("my order number is one two three four", "neutral"),
 ])
 def test_clear_cases(head, text, label):
-    result = head.classify(text, get_embedder().embed_one(text))
+    result = head.classify(text, features([text]))
     assert result.label == label
     assert 0.0 <= result.frustration <= 1.0
 
@@ -83,11 +91,20 @@ def test_cues():
 
 def test_cues_raise_frustration(head):
     calm, rude = "where is my order", "where the hell is my order, get me a human"
-    embedder = get_embedder()
-    assert head.classify(rude, embedder.embed_one(rude)).frustration > head.classify(calm, embedder.embed_one(calm)).frustration + 0.3
+    assert head.classify(rude, features([rude])).frustration > head.classify(calm, features([calm])).frustration + 0.3
 
 
 # ---- fusion -----------------------------------------------------------------------------------
+def test_single_turn_frustration_rises_with_arousal_everywhere():
+    """A clip judged alone: calmer and angrier voices stay in order even far below 0.5."""
+    from voicebot.nlu.emotion.fusion import single_turn_frustration
+
+    for text in (None, 0.05, 0.3):
+        scores = [single_turn_frustration(text, arousal) for arousal in np.linspace(0, 1, 11)]
+        assert all(a < b for a, b in zip(scores, scores[1:]))
+    assert single_turn_frustration(0.3, None) == pytest.approx(0.3)
+
+
 def test_one_sharp_word_does_not_flip_a_call():
     tracker = FrustrationTracker()
     tracker.update(text_frustration=0.1, text="where is my order")

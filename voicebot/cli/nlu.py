@@ -3,29 +3,25 @@ from __future__ import annotations
 
 import json
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
-@contextmanager
-def _progress(description: str, total: int):
-    """A rich progress bar on stderr (stdout stays clean for --json); yields an advance(n) callback."""
+def _staged_progress():
+    """A progress callback for ``train_intent_model``: one bar per stage (encoding, fine-tuning)."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     console = Console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda n: progress.advance(task, n)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TimeRemainingColumn(), console=console, disable=not console.is_terminal)
+    tasks: dict[str, int] = {}
 
-
-def _embed(texts: list[str], description: str):
-    from voicebot.nlu.embeddings import get_embedder
-
-    with _progress(description, len(texts)) as advance:
-        return get_embedder().embed(texts, progress=advance)
+    def advance(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(stage, total=total)
+        progress.update(tasks[stage], completed=done)
+    return progress, advance
 
 
 @click.group(help="Train, evaluate and try intent models.")
@@ -37,26 +33,30 @@ def nlu():
 @click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False), help="training CSV with columns text,label")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="model directory to write")
 @click.option("--oos-label", default="oos", show_default=True, help="label of out-of-scope examples (used to calibrate rejection)")
+@click.option("--fine-tune/--frozen", default=True, show_default=True,
+              help="fine-tune the encoder's top layers on the data (minutes for 10,000 rows) or keep it frozen (seconds)")
 @click.option("--json", "as_json", is_flag=True, help="print the manifest as JSON")
-def train(data_path, out_dir, oos_label, as_json):
-    from voicebot.nlu.intents import IntentClassifier
-    from voicebot.nlu.training_data import read_intent_csv
+def train(data_path, out_dir, oos_label, fine_tune, as_json):
+    from voicebot.nlu.intent_training import train_intent_model
+    from voicebot.nlu.training_data import read_intent_csv, score
     from voicebot.nlu.understander import Understander, find_human_intent, training_manifest
 
     texts, labels = read_intent_csv(data_path, oos_label=oos_label)
-    embeddings = _embed(texts, "embedding")
-    click.echo(f"training on {len(texts)} examples, {len(set(labels) - {oos_label})} intents ...", err=True)
-    head = IntentClassifier.fit(embeddings, labels, oos_label=oos_label)
+    click.echo(f"training on {len(texts)} examples, {len(set(labels) - {oos_label})} intents"
+               + (" (fine-tuning the encoder)" if fine_tune else "") + " ...", err=True)
+    progress, advance = _staged_progress()
+    with progress:
+        model = train_intent_model(texts, labels, oos_label, fine_tune_encoder=fine_tune, progress=advance)
     grouped: dict[str, list[str]] = {}
     for text, label in zip(texts, labels):
         grouped.setdefault(label, []).append(text)
+    head = model.head
     head.metadata.update(training_manifest(texts, labels), oos_label=oos_label, human_intent=find_human_intent(grouped))
-    predictions = [p.intent if p.intent != "oos" else oos_label for p in head.predict_many(embeddings)]
-    from voicebot.nlu.training_data import score
-
+    understander = Understander.from_model(model)
+    predictions = [p.intent if p.intent != "oos" else oos_label for p in understander.predict_intents(texts)]
     metrics = score(labels, predictions, oos_label)
     train_metrics = {"on": "training data", "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
-    Understander(head).save(out_dir, train_metrics)
+    understander.save(out_dir, train_metrics)
     manifest = json.loads((Path(out_dir) / "manifest.json").read_text())
     if as_json:
         click.echo(json.dumps(manifest))
@@ -71,13 +71,20 @@ def train(data_path, out_dir, oos_label, as_json):
 @click.option("--oos-label", default="oos", show_default=True, help="label that marks out-of-scope examples")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object with all metrics")
 def evaluate(model_dir, data_path, oos_label, as_json):
-    from voicebot.nlu.intents import IntentClassifier
     from voicebot.nlu.training_data import read_intent_csv, score
+    from voicebot.nlu.understander import Understander
 
-    head = IntentClassifier.load(model_dir)
+    understander = Understander.load(model_dir)
+    head = understander.intents
     texts, labels = read_intent_csv(data_path, for_training=False, oos_label=oos_label)
-    embeddings = _embed(texts, "embedding")
-    predictions = [p.intent if p.intent != "oos" else oos_label for p in head.predict_many(embeddings)]
+    progress, advance = _staged_progress()
+    done = [0]
+
+    def encoded(n: int) -> None:
+        done[0] += n
+        advance("encoding", done[0], len(texts))
+    with progress:
+        predictions = [p.intent if p.intent != "oos" else oos_label for p in understander.predict_intents(texts, encoded)]
     metrics = score(labels, predictions, oos_label)
     unknown = sorted(set(labels) - set(head.classes) - {oos_label})
     metrics["labels_unknown_to_model"] = unknown
@@ -89,13 +96,22 @@ def evaluate(model_dir, data_path, oos_label, as_json):
                + (f"  OOS recall {metrics['oos_recall']:.4f}" if "oos_recall" in metrics else ""))
     if unknown:
         click.echo(f"labels in the data the model was not trained on: {', '.join(unknown[:10])}")
-    click.echo(f"\n{'label':30} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>8}")
-    for label, row in metrics["per_label"].items():
+    summary = metrics["confusion_summary"]
+    click.echo(f"\nconfusion summary: {summary['correct']} correct, {summary['wrong_intent']} given another intent, "
+               f"{summary['rejected_in_scope']} in-scope rejected as {oos_label}, {summary['accepted_oos']} {oos_label} accepted as an intent")
+    worst = sorted(metrics["per_label"].items(), key=lambda kv: (kv[1]["f1"], -kv[1]["support"]))[:10]
+    click.echo(f"\nweakest labels\n{'label':30} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>8}")
+    for label, row in worst:
         click.echo(f"{label[:30]:30} {row['precision']:9.3f} {row['recall']:7.3f} {row['f1']:6.3f} {row['support']:8d}")
+    if metrics["confused_pairs"]:
+        click.echo("\nmost confused intent pairs (either way round):")
+        for c in metrics["confused_pairs"]:
+            click.echo(f"  {c['count']:4d}  {c['a']} <-> {c['b']}  ({c['a_as_b']} + {c['b_as_a']})")
     if metrics["top_confusions"]:
         click.echo("\nmost frequent confusions (gold -> predicted):")
         for c in metrics["top_confusions"]:
             click.echo(f"  {c['count']:4d}  {c['gold']} -> {c['predicted']}")
+    click.echo("\n(--json prints every label's precision, recall and F1)")
 
 
 @nlu.command(help="Predict the intent of TEXT.")

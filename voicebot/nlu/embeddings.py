@@ -60,6 +60,7 @@ class Embedder:
         self.model = AutoModel.from_pretrained(str(model_dir)).eval()
         self.batch_size = batch_size
         self._lock = threading.Lock()
+        self._original = None  # EncoderBranch of the pre-trained top layers, made on first use
 
     def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         """Embed ``texts`` -> array (len(texts), 384), unit-length rows. ``progress(n)`` after each batch."""
@@ -85,6 +86,87 @@ class Embedder:
     def embed_one(self, text: str) -> np.ndarray:
         """Embed one text -> vector (384,)."""
         return self.embed([text])[0]
+
+    def _shared(self, batch, layer_means: list | None = None):
+        """Hidden states after the shared (frozen) layers for a tokenised batch; appends each
+        shared layer's mean-pooled output (batch, 384) to ``layer_means`` when given."""
+        from voicebot.nlu.branch import SHARED_LAYERS
+
+        hidden = self.model.embeddings(input_ids=batch["input_ids"], token_type_ids=batch["token_type_ids"])
+        mask = batch["attention_mask"]
+        additive = (1.0 - mask[:, None, None, :].to(hidden.dtype)) * self._torch.finfo(hidden.dtype).min
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        for layer in self.model.encoder.layer[:SHARED_LAYERS]:
+            hidden = layer(hidden, additive)
+            if layer_means is not None:
+                layer_means.append(((hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)).numpy())
+        return hidden, mask
+
+    def layer_features(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """(n, 5, 384): the mean-pooled outputs of the shared layers 1-4 and the sentence vector,
+        each row unit length. What the text-emotion head reads (``emotion.text``)."""
+        texts = [t if t.strip() else "." for t in texts]
+        out = np.zeros((len(texts), 5, DIMENSIONS), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        branch = self._original_branch()
+        with self._lock, self._torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start:start + self.batch_size]
+                batch = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                                       max_length=MAX_TOKENS, return_tensors="pt")
+                means: list = []
+                hidden, mask = self._shared(batch, means)
+                out[idx] = np.stack(means + [branch.forward(hidden, mask).numpy()], axis=1)
+                if progress:
+                    progress(len(idx))
+        return out / np.linalg.norm(out, axis=2, keepdims=True).clip(min=1e-9)
+
+    def shared_states(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> list:
+        """Per text, the (tokens, 384) hidden states after the shared layers, for fine-tuning
+        branches (``voicebot.nlu.branch``) without recomputing the frozen part every epoch."""
+        texts = [t if t.strip() else "." for t in texts]
+        out: list = [None] * len(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        with self._lock, self._torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start:start + self.batch_size]
+                batch = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                                       max_length=MAX_TOKENS, return_tensors="pt")
+                hidden, mask = self._shared(batch)
+                for row, i in enumerate(idx):
+                    out[i] = hidden[row, : int(mask[row].sum())].clone()
+                if progress:
+                    progress(len(idx))
+        return out
+
+    def embed_branches(self, text: str, branches: Sequence, layer_means: bool = False):
+        """One text through the shared layers once and then each branch (``EncoderBranch``, or
+        None for the original top layers) -> one unit vector (384,) per branch. The same branch
+        object given twice is computed once. ``layer_means``: also return the unit-length
+        mean-pooled outputs of the shared layers, (4, 384), as ``(vectors, means)``."""
+        text = text if text.strip() else "."
+        torch = self._torch
+        done: dict[int, np.ndarray] = {}
+        means: list = []
+        with self._lock, torch.inference_mode():
+            batch = self.tokenizer([text], truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
+            hidden, mask = self._shared(batch, means if layer_means else None)
+            for branch in branches:
+                branch = branch or self._original_branch()
+                if id(branch) not in done:
+                    done[id(branch)] = branch.forward(hidden, mask)[0].numpy()
+        vectors = [done[id(b or self._original_branch())] for b in branches]
+        if not layer_means:
+            return vectors
+        stacked = np.concatenate(means, axis=0)
+        return vectors, stacked / np.linalg.norm(stacked, axis=1, keepdims=True).clip(min=1e-9)
+
+    def _original_branch(self):
+        from voicebot.nlu.branch import EncoderBranch
+
+        if self._original is None:
+            self._original = EncoderBranch.original(self)
+        return self._original
 
 
 _instance: Embedder | None = None

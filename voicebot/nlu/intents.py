@@ -8,7 +8,14 @@ labelled OOS examples when the data has them, else from how similar the training
 of each intent are to one another (so 5-10 phrases per intent is enough; fewer than
 ``MIN_OOS_EXAMPLES`` OOS examples are ignored for calibration).
 
-The head is tiny (a weight matrix plus the training embeddings in float16), saved as
+With a fine-tuned encoder branch (``voicebot.nlu.intent_training``) there is a second
+logistic head on the fine-tuned vectors (``refined``): it names the intent and its
+probability, while rejection stays with the head on the pre-trained vectors. The fine-tuned
+encoder has seen every training example, so similarities and probabilities measured on them
+are flattering and thresholds calibrated on them would reject fresh in-scope queries; the
+pre-trained vectors keep the calibration honest.
+
+The head is tiny (weight matrices plus the training embeddings in float16), saved as
 ``intents.npz`` + ``intents.json`` in a model directory; no pickles.
 """
 from __future__ import annotations
@@ -25,6 +32,7 @@ from voicebot.errors import NLUError
 OOS = "oos"
 DEFAULT_C = 10.0  # inverse regularisation, chosen on CLINC150 val (docs/nlu.md)
 MIN_OOS_EXAMPLES = 20  # fewer labelled OOS examples overfit the threshold search: use the examples alone
+SIBLING_PERCENTILE = 10  # without OOS examples: reject below this percentile of nearest-sibling similarity
 
 
 @dataclass(frozen=True)
@@ -41,7 +49,7 @@ class IntentClassifier:
     """Trained intent head; build with ``fit`` or ``load``, use with ``predict``."""
 
     def __init__(self, classes, coef, intercept, examples, example_labels,
-                 prob_threshold: float, sim_threshold: float, metadata: dict | None = None):
+                 prob_threshold: float, sim_threshold: float, metadata: dict | None = None, refined=None):
         self.classes = list(classes)
         self.coef = np.asarray(coef, dtype=np.float32)
         self.intercept = np.asarray(intercept, dtype=np.float32)
@@ -50,13 +58,16 @@ class IntentClassifier:
         self.prob_threshold = float(prob_threshold)
         self.sim_threshold = float(sim_threshold)
         self.metadata = dict(metadata or {})
+        # (coef, intercept) of the head on fine-tuned vectors, or None
+        self.refined = None if refined is None else tuple(np.asarray(a, dtype=np.float32) for a in refined)
 
     # ---- training -------------------------------------------------------------------------
     @classmethod
     def fit(cls, embeddings: np.ndarray, labels: Sequence[str], oos_label: str = OOS,
-            C: float = DEFAULT_C, calibrate: bool = True) -> "IntentClassifier":
-        """Train on unit-length ``embeddings`` with ``labels``; rows labelled ``oos_label`` are
-        used only to calibrate the OOS thresholds. Needs >= 2 in-scope intents."""
+            C: float = DEFAULT_C, calibrate: bool = True, refined: np.ndarray | None = None) -> "IntentClassifier":
+        """Train on unit-length (pre-trained) ``embeddings`` with ``labels``; rows labelled
+        ``oos_label`` are used only to calibrate the OOS thresholds. ``refined``: the same rows'
+        fine-tuned vectors, for the head that names the intent. Needs >= 2 in-scope intents."""
         labels = np.asarray(labels, dtype=object)
         in_scope = labels != oos_label
         classes = sorted(set(labels[in_scope]))
@@ -64,7 +75,8 @@ class IntentClassifier:
             raise NLUError(f"need at least 2 intents to train, found {len(classes)}: {classes}")
         X, y = embeddings[in_scope], np.array([classes.index(l) for l in labels[in_scope]])
         coef, intercept = _fit_lr(X, y, C)
-        model = cls(classes, coef, intercept, X, y, prob_threshold=0.0, sim_threshold=0.0)
+        model = cls(classes, coef, intercept, X, y, prob_threshold=0.0, sim_threshold=0.0,
+                    refined=None if refined is None else _fit_lr(refined[in_scope], y, C))
         if calibrate:
             oos_X = embeddings[~in_scope]
             if len(oos_X) >= MIN_OOS_EXAMPLES:
@@ -76,10 +88,7 @@ class IntentClassifier:
     # ---- prediction -----------------------------------------------------------------------
     def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
         """Softmax probabilities, shape (n, len(classes))."""
-        logits = embeddings @ self.coef.T + self.intercept
-        logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        return p / p.sum(axis=1, keepdims=True)
+        return _softmax(embeddings @ self.coef.T + self.intercept)
 
     def nearest_similarity(self, embeddings: np.ndarray, class_ids: np.ndarray) -> np.ndarray:
         """For each row, the highest cosine similarity to a training example of ``class_ids[row]``."""
@@ -103,30 +112,36 @@ class IntentClassifier:
         op, osim, _ = self.scores(embeddings[oos])
         self.prob_threshold, self.sim_threshold = best_thresholds(p, s, ok, op, osim)
 
-    def predict_many(self, embeddings: np.ndarray) -> list[IntentPrediction]:
-        """Predictions for each row of ``embeddings``."""
+    def predict_many(self, embeddings: np.ndarray, refined: np.ndarray | None = None) -> list[IntentPrediction]:
+        """Predictions for each row of (pre-trained) ``embeddings``; with a refined head, the
+        intent and probabilities come from the rows' fine-tuned vectors ``refined``."""
         embeddings = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
         probs = self.probabilities(embeddings)
         top = probs.argmax(axis=1)
         sims = self.nearest_similarity(embeddings, top)
+        accepted = (probs.max(axis=1) >= self.prob_threshold) & (sims >= self.sim_threshold)
+        if self.refined is not None:
+            if refined is None:
+                raise NLUError("this intent head was trained on a fine-tuned encoder: pass the fine-tuned vectors")
+            probs = _softmax(np.atleast_2d(refined) @ self.refined[0].T + self.refined[1])
+            top = probs.argmax(axis=1)
         out = []
-        for row, k, sim in zip(probs, top, sims):
-            conf = float(row[k])
-            in_scope = conf >= self.prob_threshold and sim >= self.sim_threshold
-            out.append(IntentPrediction(self.classes[k] if in_scope else OOS, conf,
+        for row, k, sim, ok in zip(probs, top, sims, accepted):
+            out.append(IntentPrediction(self.classes[k] if ok else OOS, float(row[k]),
                                         {c: float(p) for c, p in zip(self.classes, row)}, float(sim)))
         return out
 
-    def predict(self, embedding: np.ndarray) -> IntentPrediction:
-        return self.predict_many(embedding[None, :])[0]
+    def predict(self, embedding: np.ndarray, refined: np.ndarray | None = None) -> IntentPrediction:
+        return self.predict_many(embedding[None, :], None if refined is None else refined[None, :])[0]
 
     # ---- persistence ----------------------------------------------------------------------
     def save(self, model_dir: str | Path) -> Path:
         """Write ``intents.npz`` and ``intents.json`` into ``model_dir``."""
         model_dir = Path(model_dir)
         model_dir.mkdir(parents=True, exist_ok=True)
+        refined = {} if self.refined is None else {"refined_coef": self.refined[0], "refined_intercept": self.refined[1]}
         np.savez_compressed(model_dir / "intents.npz", coef=self.coef, intercept=self.intercept,
-                            examples=self.examples.astype(np.float16), example_labels=self.example_labels)
+                            examples=self.examples.astype(np.float16), example_labels=self.example_labels, **refined)
         meta = {"classes": self.classes, "prob_threshold": self.prob_threshold,
                 "sim_threshold": self.sim_threshold, **self.metadata}
         (model_dir / "intents.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -141,8 +156,15 @@ class IntentClassifier:
         except (OSError, ValueError) as exc:
             raise NLUError(f"{model_dir}: not an intent model ({exc}); train one with `voicebot nlu train`") from exc
         extra = {k: v for k, v in meta.items() if k not in ("classes", "prob_threshold", "sim_threshold")}
+        refined = (arrays["refined_coef"], arrays["refined_intercept"]) if "refined_coef" in arrays else None
         return cls(meta["classes"], arrays["coef"], arrays["intercept"], arrays["examples"],
-                   arrays["example_labels"], meta["prob_threshold"], meta["sim_threshold"], extra)
+                   arrays["example_labels"], meta["prob_threshold"], meta["sim_threshold"], extra, refined)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    logits = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(logits)
+    return p / p.sum(axis=1, keepdims=True)
 
 
 def _fit_lr(X: np.ndarray, y: np.ndarray, C: float) -> tuple[np.ndarray, np.ndarray]:
@@ -198,7 +220,7 @@ def _calibrate_without_oos(X, y, n_classes: int) -> tuple[float, float]:
     """
     nearest_sibling = _nearest_same_class(X, y, X, y, exclude_self=True)
     nearest_sibling = nearest_sibling[nearest_sibling > -1.0]
-    sim_t = float(np.percentile(nearest_sibling, 10)) if len(nearest_sibling) else 0.45
+    sim_t = float(np.percentile(nearest_sibling, SIBLING_PERCENTILE)) if len(nearest_sibling) else 0.45
     sim_t = min(max(sim_t, 0.35), 0.55)
     prob_t = min(0.5, 1.5 / n_classes)
     return prob_t, sim_t

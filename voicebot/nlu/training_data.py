@@ -80,4 +80,21 @@ def score(gold: list[str], pred: list[str], oos_label: str = "oos") -> dict:
     }
     if oos_label in gold:
         result["oos_recall"] = per[oos_label]["recall"]
+    result["confusion_summary"] = {
+        "correct": sum(g == p for g, p in zip(gold, pred)),
+        "wrong_intent": sum(g != p and g != oos_label and p != oos_label for g, p in zip(gold, pred)),
+        "rejected_in_scope": sum(g != oos_label and p == oos_label for g, p in zip(gold, pred)),
+        "accepted_oos": sum(g == oos_label and p != oos_label for g, p in zip(gold, pred)),
+    }
+    result["confused_pairs"] = confused_pairs(gold, pred, oos_label)
     return result
+
+
+def confused_pairs(gold: list[str], pred: list[str], oos_label: str = "oos", top: int = 10) -> list[dict]:
+    """The in-scope intent pairs most often mistaken for each other, counting both directions."""
+    one_way = Counter((g, p) for g, p in zip(gold, pred) if g != p and oos_label not in (g, p))
+    pairs = Counter()
+    for (g, p), n in one_way.items():
+        pairs[tuple(sorted((g, p)))] += n
+    return [{"a": a, "b": b, "count": n, "a_as_b": one_way[(a, b)], "b_as_a": one_way[(b, a)]}
+            for (a, b), n in pairs.most_common(top)]

@@ -1,20 +1,32 @@
-"""Voice arousal from prosody (librosa): is the caller speaking more agitatedly than before?
+"""Voice arousal from prosody (librosa): is the caller speaking more agitatedly than usual?
 
-Each clip is first loudness-normalised (phone lines differ; loudness alone is not an
-emotion), then described by pitch level (librosa.yin), spectral balance (energy above
-1 kHz, spectral flatness) and loudness dynamics. ``analyze(audio, baseline)`` turns these
-into an arousal score in [0, 1]:
-0.5 means "like this caller's earlier turns" (``baseline``) or, with no baseline, like a
-typical calm adult speaker. The feature choice, signs and scales are a hand-set heuristic
-tuned on RAVDESS actors 1-6 and evaluated on unseen actors 7-12 (benchmarks/emotion_voice.py,
-docs/nlu.md); no model trained on RAVDESS is shipped.
+Every feature is measured per clip and does not depend on the recording level (each clip is
+loudness-normalised first, and the features are slopes, ratios and pitch intervals):
+  * ``tilt_db_oct``: slope of the average speech spectrum, 150-3500 Hz, in dB per octave; a
+    raised, strained voice puts relatively more energy into the upper harmonics;
+  * ``hf_ratio_db``: energy above 1 kHz relative to 80-1000 Hz in the loudest frames (within
+    25 dB of the loudest), the same effect measured where the voice is strongest;
+  * ``pitch_move_st``: median pitch change between successive 10 ms voiced frames, in
+    semitones: an agitated voice moves its pitch more.
+``analyze(audio, baseline)`` turns them into an arousal score in [0, 1]: 0.5 means "like this
+caller's earlier turns" (``baseline``) or, with no baseline, like a typical calm adult speaker.
 
-Cost: ~1-2 ms per second of speech (benchmarks/emotion_voice.py), cheap enough to run on every
-caller turn. librosa compiles a dozen numba kernels when its modules load (~18 s with an empty
-``NUMBA_CACHE_DIR``, instant from the cache); ``_load_librosa`` does that under an inter-process
-lock so two processes never write the shared cache at once (a corrupted entry once segfaulted
-every process). No lazily JIT-compiled function (pyin, onset detection) is used.
-``warm_up()`` pays all of this at start-up.
+How they were chosen (benchmarks/emotion_voice.py, docs/nlu.md): 16 candidate features
+(pitch level, range, movement, spectral tilt, high-frequency ratio, centroid, flatness,
+loudness variation, crest factor, onset rate, ...) were measured on RAVDESS actors 1-6 only;
+every combination of up to three was ranked by its angry-vs-(neutral, calm) ROC-AUC there, and
+the best is used, with equal weights and each feature scaled by the spread of the calm and
+neutral clips of actors 1-6. Actors 7-12 were never used for a choice. A channel change (an
+equaliser, another microphone) shifts a feature by about the same amount for every clip,
+which moves the 0.5 point but not the ranking; features that collapse in noise (spectral
+flatness, centroid, loudness variation) were left out. No model trained on RAVDESS is shipped:
+the only numbers taken from it are the three reference means and spreads below.
+
+Cost: a few ms per second of speech, cheap enough for every caller turn. librosa compiles a
+dozen numba kernels when its modules load (~18 s with an empty ``NUMBA_CACHE_DIR``, instant
+from the cache); ``_load_librosa`` does that under an inter-process lock so two processes never
+write the shared cache at once (a corrupted entry once segfaulted every process). No lazily
+JIT-compiled function (pyin, onset detection) is used. ``warm_up()`` pays all of this at start-up.
 """
 from __future__ import annotations
 
@@ -33,25 +45,20 @@ from voicebot.audio.wavfile import Audio
 
 RATE = 8000            # everything is analysed at telephone rate
 TARGET_RMS_DB = -23.0  # loudness normalisation target (dBFS of active speech)
-MIN_SPEECH_S = 0.3     # less voiced speech than this: no voice evidence
+MIN_SPEECH_S = 0.3     # less active speech than this: no voice evidence
 MAX_ANALYSED_S = 10.0  # longer turns are judged on their first 10 s (cost grows with length)
 FMIN, FMAX = 70.0, 500.0
-PITCH_FRAME, PITCH_HOP = 1024, 256  # 128 ms window (yin needs > 2 periods of FMIN), 32 ms hop
+FRAME, HOP = 256, 80   # 32 ms spectra every 10 ms
+PITCH_FRAME = 512      # 64 ms (more than two periods of FMIN); 1024 was 2.7x slower and no better on actors 1-6
+MAX_PITCH_STEP_ST = 4.0  # a larger jump between 10 ms frames is a tracking error (octave), not speech
 
-# feature -> (sign, scale): z = sign * (value - reference) / scale. Chosen on RAVDESS actors 1-6:
-# each feature's own angry-vs-neutral AUC there was pitch 0.86, hf 0.77, flatness 0.76,
-# loudness variation 0.77 (with yin pitch: 0.84). Pitch range (0.19, octave jumps in soft speech)
-# is reported but not scored; speaking rate (onsets per second, 0.59) was dropped.
-WEIGHTS = {
-    "pitch_st": (+1, 3.0),        # median f0, semitones re 100 Hz: agitation raises pitch
-    "hf_ratio_db": (+1, 3.0),     # energy above 1 kHz relative to below: a strained voice is brighter
-    "flatness_db": (+1, 3.0),     # spectral flatness of active frames: shouting is noisier
-    "loudness_var_db": (+1, 1.0), # spread of frame loudness after normalisation
+# feature -> (reference, spread): the mean and standard deviation over the neutral and calm
+# clips of RAVDESS actors 1-6. z = (value - reference) / spread; every feature rises with arousal.
+REFERENCE = {
+    "tilt_db_oct": (-6.782, 0.930),
+    "hf_ratio_db": (-12.338, 2.409),
+    "pitch_move_st": (0.1003, 0.0298),
 }
-# Reference values of a calm adult, used when there is no baseline (actors 1-6, neutral speech).
-POPULATION_REFERENCE = {"pitch_st": 9.0, "hf_ratio_db": -7.0, "flatness_db": -50.0, "loudness_var_db": 7.8}
-# Without a baseline, pitch level says more about the speaker (gender, age) than the mood: unused.
-NEEDS_BASELINE = {"pitch_st"}
 
 
 _librosa = None
@@ -88,7 +95,7 @@ def _load_librosa():
 class VoiceResult:
     arousal: float | None       # [0, 1]; None when there is no usable speech
     features: dict | None
-    reason: str = ""            # why arousal is None ("silence", "too short", "clipped")
+    reason: str = ""            # why arousal is None ("silence", "too short"), or "clipped"
 
 
 class AcousticAnalyzer:
@@ -104,69 +111,70 @@ class AcousticAnalyzer:
         self.features(Audio((np.sin(2 * np.pi * 150 * t) * 8000).astype(np.int16), RATE))
 
     def features(self, audio: Audio) -> tuple[dict | None, str]:
-        """Prosodic features of one clip, or (None, reason) for silence or too little speech."""
+        """Level-independent features of one clip, or (None, reason) for silence or too little speech."""
         librosa = _load_librosa()
 
         y = audio.at_rate(RATE).pcm[: int(RATE * MAX_ANALYSED_S)].astype(np.float32) / 32768.0
         if len(y) < RATE * MIN_SPEECH_S:
             return None, "too short"
-        clipped = np.mean(np.abs(y) > 0.99)
-        frame, hop = 512, 128
-        rms = librosa.feature.rms(y=y, frame_length=frame, hop_length=hop)[0]
-        rms_db = 20 * np.log10(rms + 1e-9)
-        active = rms_db > rms_db.max() - 35
-        if rms_db.max() < -60 or active.sum() * hop / RATE < MIN_SPEECH_S:
+        clipped = float(np.mean(np.abs(y) > 0.99))
+        rms = librosa.feature.rms(y=y, frame_length=FRAME, hop_length=HOP)[0]
+        level = 20 * np.log10(rms + 1e-9)
+        active = level > level.max() - 30
+        if level.max() < -60 or active.sum() * HOP / RATE < MIN_SPEECH_S:
             return None, "silence"
         gain_db = TARGET_RMS_DB - 10 * np.log10(np.mean(rms[active] ** 2) + 1e-12)
-        y = y * (10 ** (gain_db / 20))  # loudness normalisation; the score never sees level
-        semitones = self._pitch_semitones(y)
-        if len(semitones) * PITCH_HOP / RATE < MIN_SPEECH_S * 0.5:
+        y = y * np.float32(10 ** (gain_db / 20))  # loudness normalisation: no feature sees the level
+        level = level + gain_db
+        speaking = np.flatnonzero(active)  # pitch only where someone speaks: yin is the costly part
+        moves = self._pitch_moves(y[max(speaking[0] * HOP - 400, 0): speaking[-1] * HOP + 656])
+        if len(moves) < 5:
             return None, "no voiced speech"
-        spec = np.abs(librosa.stft(y, n_fft=frame, hop_length=hop)) ** 2
-        freqs = librosa.fft_frequencies(sr=RATE, n_fft=frame)
+        spec = np.abs(librosa.stft(y, n_fft=FRAME, hop_length=HOP)) ** 2
+        freqs = librosa.fft_frequencies(sr=RATE, n_fft=FRAME)
         n = min(spec.shape[1], len(active))
-        spec, act = spec[:, :n], active[:n]
-        high = spec[freqs >= 1000][:, act].sum()
-        low = spec[(freqs >= 80) & (freqs < 1000)][:, act].sum()
-        flat = librosa.feature.spectral_flatness(S=spec[:, act] + 1e-12)[0]
-        loud = 20 * np.log10(librosa.feature.rms(y=y, frame_length=frame, hop_length=hop)[0][:n][act] + 1e-9)
-        feats = {
-            "pitch_st": float(np.median(semitones)),
-            "pitch_range_st": float(np.percentile(semitones, 90) - np.percentile(semitones, 10)),
-            "hf_ratio_db": float(10 * np.log10((high + 1e-12) / (low + 1e-12))),
-            "flatness_db": float(10 * np.log10(np.median(flat) + 1e-12)),
-            "loudness_var_db": float(np.std(loud)),
-            "clipped_fraction": float(clipped),
-            "speech_s": float(act.sum() * hop / RATE),
-        }
-        return feats, ""
+        spec, active, level = spec[:, :n], active[:n], level[:n]
+        band = (freqs >= 150) & (freqs <= 3500)
+        mean_db = 10 * np.log10(spec[band][:, active].mean(axis=1) + 1e-12)
+        tilt = np.polyfit(np.log2(freqs[band]), mean_db, 1)[0]
+        loud = active & (level > level.max() - 25)
+        low = spec[(freqs >= 80) & (freqs < 1000)][:, loud].sum(axis=0) + 1e-12
+        high = spec[freqs >= 1000][:, loud].sum(axis=0) + 1e-12
+        return {
+            "tilt_db_oct": float(tilt),
+            "hf_ratio_db": float(np.median(10 * np.log10(high / low))),
+            "pitch_move_st": float(np.median(moves)),
+            "clipped_fraction": clipped,
+            "speech_s": float(active.sum() * HOP / RATE),
+        }, ""
 
     @staticmethod
-    def _pitch_semitones(y: np.ndarray) -> np.ndarray:
-        """Pitch (semitones re 100 Hz) of the voiced frames of loudness-normalised ``y``.
+    def _pitch_moves(y: np.ndarray) -> np.ndarray:
+        """|pitch change| in semitones between successive voiced 10 ms frames of normalised ``y``.
 
         librosa.yin (~1 ms per second of speech) rather than pyin (~30 ms and a lazy numba JIT):
         yin has no voicing decision, so a frame counts as voiced when it is within 20 dB of the
         loudest frame and its f0 is not pinned to the search range's edges."""
         librosa = _load_librosa()
 
-        f0 = librosa.yin(y, fmin=FMIN, fmax=FMAX, sr=RATE, frame_length=PITCH_FRAME, hop_length=PITCH_HOP,
+        f0 = librosa.yin(y, fmin=FMIN, fmax=FMAX, sr=RATE, frame_length=PITCH_FRAME, hop_length=HOP,
                          trough_threshold=0.1)
-        level = 20 * np.log10(librosa.feature.rms(y=y, frame_length=PITCH_FRAME, hop_length=PITCH_HOP)[0] + 1e-9)
+        level = 20 * np.log10(librosa.feature.rms(y=y, frame_length=PITCH_FRAME, hop_length=HOP)[0] + 1e-9)
         n = min(len(f0), len(level))
         f0, level = f0[:n], level[:n]
         voiced = (level > level.max() - 20) & (f0 > FMIN * 1.05) & (f0 < FMAX * 0.95)
-        return 12 * np.log2(f0[voiced] / 100.0)
+        steps = np.abs(np.diff(12 * np.log2(f0 / 100.0)))[voiced[1:] & voiced[:-1]]
+        return steps[steps < MAX_PITCH_STEP_ST]
 
     def score(self, feats: dict, baseline: list[dict] | None = None) -> float:
-        """Arousal in [0, 1] of ``feats`` relative to ``baseline`` features (median), else the population."""
-        if baseline:
-            reference = {k: float(np.median([b[k] for b in baseline])) for k in WEIGHTS}
-            keys = list(WEIGHTS)
-        else:
-            reference = POPULATION_REFERENCE
-            keys = [k for k in WEIGHTS if k not in NEEDS_BASELINE]
-        z = sum(WEIGHTS[k][0] * (feats[k] - reference[k]) / WEIGHTS[k][1] for k in keys) / math.sqrt(len(keys))
+        """Arousal in [0, 1] of ``feats``: relative to the median of ``baseline`` (this caller's
+        earlier turns) when given, else to a calm adult; 0.5 = the same, rising with agitation."""
+        z = 0.0
+        for key, (reference, spread) in REFERENCE.items():
+            if baseline:
+                reference = float(np.median([b[key] for b in baseline]))
+            z += (feats[key] - reference) / spread
+        z /= math.sqrt(len(REFERENCE))
         return 1.0 / (1.0 + math.exp(-min(max(z, -30.0), 30.0)))
 
     def analyze(self, audio: Audio, baseline: list[dict] | None = None) -> VoiceResult:

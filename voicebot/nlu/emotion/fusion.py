@@ -114,11 +114,25 @@ class FrustrationTracker:
 
 
 def turn_evidence(text_frustration: float | None, voice: float | None) -> float:
-    """One turn's frustration evidence from words and voice arousal (no conversation history):
-    each source independently raises it; voice alone reaches at most ``VOICE_WEIGHT``."""
+    """One turn's frustration evidence inside a call, from words and voice arousal relative to
+    the caller's earlier turns: each source independently raises it; only arousal above the
+    caller's usual (0.5) counts, and voice alone reaches at most ``VOICE_WEIGHT``."""
     keep = 1 - (text_frustration or 0.0)
     if voice is not None:
         keep *= 1 - _voice_part(voice)
+    return float(min(max(1 - keep, 0.0), 1.0))
+
+
+def single_turn_frustration(text_frustration: float | None, voice: float | None) -> float:
+    """Frustration of one utterance judged on its own (no call around it): words and voice
+    arousal combined as independent evidence, voice contributing ``VOICE_WEIGHT`` x arousal.
+
+    Unlike ``turn_evidence`` it rises with arousal over the whole range: with no earlier turns
+    there is no "usual" to compare with, and a cut-off at 0.5 would make every clip of a quietly
+    recorded line tie on voice, leaving the order to the words alone."""
+    keep = 1 - (text_frustration or 0.0)
+    if voice is not None:
+        keep *= 1 - VOICE_WEIGHT * min(max(voice, 0.0), 1.0)
     return float(min(max(1 - keep, 0.0), 1.0))
 
 
