@@ -192,13 +192,13 @@ def test_an_incomplete_early_decode_is_a_draft_then_the_thorough_one_counts(call
     pcm = _speech(1.2)
     call.worker.handle(OpenRecognition(ask))
     call.worker.handle(FeedAudio(pcm))
-    call.asr.script["quick"], call.asr.script["thorough"] = ["4 1"], ["4 1 7"]
+    call.asr.script["quick"], call.asr.script["auto"] = ["4 1"], ["4 1 7"]
     call.worker.handle(EarlyDecode(pcm, 1.5, ask, thorough=False))
     call.worker.handle(EarlyDecode(pcm, 1.5, ask, thorough=True))
     assert call.control.early_ends == []  # neither is a complete 4-digit answer: wait for the silence
     call.worker.handle(FinishUtterance(SpeechEnded(pcm, 1.5), 1.0, time.perf_counter()))
     answer_lookups(call)
-    assert [p for p, _ in call.asr.finished] == ["quick", "thorough"]  # the thorough result is reused
+    assert [p for p, _ in call.asr.finished] == ["quick", "auto"]  # the later (full) decode is reused at the end
     assert call.worker.turns[-1]["text"] == "4 1 7" and call.worker.turns[-1]["speculative"] is True
 
 

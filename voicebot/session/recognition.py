@@ -106,7 +106,8 @@ class CallRecognizer:
         """Decode the utterance so far when the recogniser only decodes at the end (streaming
         ones already keep up); the final result, kept for ``finish``, or None. The first early
         decode of a pause is quick only (a draft that is not an answer is dropped); a
-        ``thorough`` one runs only when the quick one left no final result. ``stale()`` says
+        ``thorough`` one (later in the pause, more audio of silence behind the words) is the
+        decode the end of the turn would run, and runs only when the quick one left no final result. ``stale()`` says
         whether the caller went on while this decode waited for a slot."""
         if self._stream is None or not backend_for(self.asr, self._grammar).decodes_at_finish:
             return None  # a streaming recogniser keeps up as the caller speaks
@@ -119,7 +120,8 @@ class CallRecognizer:
                 return None
             stream = self.asr.stream(8000, self._grammar)
             stream.accept(pcm)
-            recognition = stream.finish(answer_test(listen), passes="thorough" if thorough else "quick")
+            # the later decode of a pause is the one the end of the turn would run ("auto")
+            recognition = stream.finish(answer_test(listen), passes="auto" if thorough else "quick")
         except VoicebotError as exc:  # the regular decode at the end still happens
             log.info("call %s: early decode skipped: %s", self.call_sid, exc)
             return None
