@@ -199,6 +199,56 @@ def test_ask_validates_confirms_and_reasks():
     assert texts(actions) == "Thanks, 5678." and state.ended
 
 
+CONFIRM_BELOW_FLOW = CONFIRM_FLOW.replace("    confirm: Account {account|digits}, right?\n", """\
+    confirm: Account {account|digits}, right?
+    confirm_below: 0.85
+    keypad_prompt: Please key in your account number, then press pound.
+""")
+
+
+def _heard(text: str, confidence: float) -> Utterance:
+    u = said(text)
+    return Utterance(text, confidence, u.understanding)
+
+
+def test_only_an_unsure_spoken_value_is_confirmed_and_a_no_falls_back_to_the_keypad():
+    flow = load_flow_text(CONFIRM_BELOW_FLOW)
+    state, _ = step(flow, None, CallStarted("c3"))
+    _, actions = step(flow, state, _heard("one two three four", 0.93))  # the recogniser is sure: no question
+    assert texts(actions) == "Thanks, 1234."
+    _, actions = step(flow, state, DtmfPressed("1234#"))  # keys are exact: never confirmed
+    assert texts(actions) == "Thanks, 1234."
+    state, actions = step(flow, state, _heard("five zero nine two", 0.81))  # unsure: confirmed
+    assert texts(actions) == "Account 5 0 9 2, right?"
+    state, actions = step(flow, state, said("no", entities=(Entity("yesno", False, "no"),)))
+    assert texts(actions) == "Please key in your account number, then press pound."  # misheard: keys next
+    state, actions = step(flow, state, DtmfPressed("5093#"))
+    assert texts(actions) == "Thanks, 5093." and state.ended
+
+
+def test_a_spoken_answer_that_fails_is_asked_again_by_keypad_and_a_keyed_one_as_before():
+    flow = load_flow_text(CONFIRM_BELOW_FLOW)
+    state, _ = step(flow, None, CallStarted("c4"))
+    _, actions = step(flow, state, _heard("one two", 0.9))  # too short, said: the keypad is offered
+    assert texts(actions).endswith("Please key in your account number, then press pound.")
+    _, actions = step(flow, state, DtmfPressed("12#"))  # too short, keyed: the usual reprompt
+    assert texts(actions).endswith("Your account number?")
+
+
+@pytest.mark.parametrize("extra, problem", [
+    ("    confirm_below: 0.8\n", "has confirm_below but no confirm question"),
+    ("    keypad_prompt: Key it in.\n    slot_type: text\n", "a text slot cannot be keyed in"),
+])
+def test_confirmation_settings_are_validated(extra, problem):
+    flow_text = CONFIRM_FLOW.replace("    confirm: Account {account|digits}, right?\n", "")
+    if "slot_type: text" in extra:
+        flow_text = flow_text.replace("    slot_type: digits\n", "")
+    flow_text = flow_text.replace("    next: done\n", extra + "    next: done\n", 1)
+    with pytest.raises(FlowError) as error:
+        load_flow_text(flow_text)
+    assert any(problem in str(p) for p in error.value.problems), error.value.problems
+
+
 def test_a_runaway_loop_becomes_a_transfer_not_a_hang():
     flow = load_flow_text(textwrap.dedent("""\
         name: runaway

@@ -89,7 +89,10 @@ def test_package_models_are_installed_and_vosk_english_is_not():
         assert models.model_path(name) is not None and models.model_path(name).is_dir()
     settings = load_settings(models_dir="/nonexistent-models")
     assert models.model_path("vosk-en-us-small", settings) is None
-    assert auto_choice(settings) == {"open": "whisper", "digits": "whisper", "yesno": "whisper", "phrases": "whisper", "jsgf": "pocketsphinx"}
+    pooled = {"open": "pool:cascade", "digits": "pool:cascade", "yesno": "pool:cascade", "phrases": "pool:cascade", "jsgf": "pocketsphinx"}
+    assert auto_choice(settings) == pooled  # the measured routes, in worker processes by default
+    in_process = load_settings(models_dir="/nonexistent-models", asr_workers=0)
+    assert auto_choice(in_process) == {kind: route.removeprefix("pool:") for kind, route in pooled.items()}
 
 
 def test_auto_prefers_an_installed_english_vosk_model(tmp_path):
@@ -121,6 +124,6 @@ def test_models_cli_lists_and_fails_cleanly(tmp_path):
     by_name = {r["name"]: r for r in rows if "name" in r}
     assert by_name["whisper-tiny.en"]["installed"] and not by_name["vosk-en-us-small"]["installed"]
     assert by_name["moonshine-tiny-en"]["installed"] and by_name["moonshine-tiny-en"]["source"] == "pip install moonshine-voice==0.1.0"
-    assert rows[-1]["auto"]["open"] == "whisper" and rows[-1]["auto"]["jsgf"] == "pocketsphinx"
+    assert rows[-1]["auto"]["open"] == "pool:cascade" and rows[-1]["auto"]["jsgf"] == "pocketsphinx"
     failed = env_run("download", "nope")
     assert failed.returncode == 1 and failed.stderr.count("\n") == 1 and "Traceback" not in failed.stderr

@@ -109,7 +109,9 @@ def test_spoken_order_number_gets_the_status_spoken_back(pipeline):
         assert call.drive.until(lambda: bool(call.session.turns))
         turn = call.session.turns[-1]
         assert spoken_digits(turn["text"]) == "4172", turn
-        assert turn["backend"] == backend_name(pipeline.asr, grammar_for(turn["grammar"]))
+        assert backend_name(pipeline.asr, grammar_for(turn["grammar"])) == "cascade"  # the measured route (docs/asr.md)
+        # Moonshine's first reading of this speaker's digits is not sure enough: Whisper's is the text
+        assert turn["backend"] == "whisper", turn
         # timed from the last speech frame to the reply, across the lookup
         stages = turn["stages"]
         assert set(stages) == {"endpoint", "asr", "nlu", "flow", "tts", "total"}

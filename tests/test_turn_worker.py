@@ -19,7 +19,7 @@ from voicebot.actions import HangUp, Listen, Transfer
 from voicebot.asr.base import ASR, Recognition, RecognitionStream
 from voicebot.audio.endpointing import SpeechEnded
 from voicebot.config import PROJECT_ROOT, load_settings
-from voicebot.errors import ASRError
+from voicebot.errors import ASRError, RecogniserSaturatedError
 from voicebot.events import LookupCompleted
 from voicebot.flows.loader import load_flow
 from voicebot.session.datasources import DataSources
@@ -36,7 +36,8 @@ KNOWN_CALLER = "+15550001111"
 class ScriptedASR(ASR):
     """Answers each ``finish`` with the next scripted result (text or exception), by pass."""
 
-    name = "whisper"  # a buffered recogniser: the worker runs early decodes for it
+    name = "whisper"
+    decodes_at_finish = True  # a buffered recogniser: the worker runs early decodes for it
 
     def __init__(self):
         self.script: dict[str, list] = {"quick": [], "thorough": [], "auto": []}
@@ -191,13 +192,13 @@ def test_an_incomplete_early_decode_is_a_draft_then_the_thorough_one_counts(call
     pcm = _speech(1.2)
     call.worker.handle(OpenRecognition(ask))
     call.worker.handle(FeedAudio(pcm))
-    call.asr.script["quick"], call.asr.script["thorough"] = ["4 1"], ["4 1 7"]
+    call.asr.script["quick"], call.asr.script["auto"] = ["4 1"], ["4 1 7"]
     call.worker.handle(EarlyDecode(pcm, 1.5, ask, thorough=False))
     call.worker.handle(EarlyDecode(pcm, 1.5, ask, thorough=True))
     assert call.control.early_ends == []  # neither is a complete 4-digit answer: wait for the silence
     call.worker.handle(FinishUtterance(SpeechEnded(pcm, 1.5), 1.0, time.perf_counter()))
     answer_lookups(call)
-    assert [p for p, _ in call.asr.finished] == ["quick", "thorough"]  # the thorough result is reused
+    assert [p for p, _ in call.asr.finished] == ["quick", "auto"]  # the later (full) decode is reused at the end
     assert call.worker.turns[-1]["text"] == "4 1 7" and call.worker.turns[-1]["speculative"] is True
 
 
@@ -238,6 +239,33 @@ def test_a_failed_recognition_is_heard_as_nothing_and_the_call_goes_on(call):
     # the flow's no-match: the menu rephrased (its keys), listening again
     assert call.control.prompts[-1].startswith("Sorry, I didn't get that. Press 1 for order status")
     assert call.control.listens[-1] == menu
+
+
+def _holding_count() -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("voicebot_holding_phrases_total") or 0.0
+
+
+def test_busy_recognisers_give_a_holding_phrase_then_the_answer(call):
+    menu = call.control.listens[-1]
+    before = _holding_count()
+    call.asr.script["auto"] = [RecogniserSaturatedError("every worker busy"), "billing"]
+    call.worker.handle(_utterance(call, menu, _speech(1.0)))
+    assert [passes for passes, _ in call.asr.finished] == ["auto", "auto"]  # refused, then the whole utterance again
+    assert call.asr.finished[-1][1] == 8000
+    hold = call.control.prompts.index("One moment, please.")
+    assert "billing specialist" in call.control.prompts[hold + 1].lower()  # the answer follows the holding phrase
+    assert call.worker.turns[-1]["text"] == "billing" and _holding_count() == before + 1
+
+
+def test_recognisers_busy_for_good_are_heard_as_nothing(call):
+    menu = call.control.listens[-1]
+    call.asr.script["auto"] = [RecogniserSaturatedError("busy")] * 3
+    call.worker.handle(_utterance(call, menu, _speech(1.0)))
+    assert len(call.asr.finished) == 3 and call.control.prompts.count("One moment, please.") == 1
+    assert call.worker.turns[-1]["backend"] == "failed"
+    assert call.control.prompts[-1].startswith("Sorry, I didn't get that. Press 1 for order status")
 
 
 def test_a_turn_answered_by_a_lookup_is_timed_until_the_answer(call):

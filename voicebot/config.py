@@ -29,6 +29,8 @@ ENV_VARS = {
     "data_dir": "VOICEBOT_DATA_DIR",
     "models_dir": "VOICEBOT_MODELS_DIR",
     "asr_backend": "VOICEBOT_ASR_BACKEND",
+    "asr_workers": "VOICEBOT_ASR_WORKERS",
+    "asr_timeout_s": "VOICEBOT_ASR_TIMEOUT_S",
     "transfer_number": "VOICEBOT_TRANSFER_NUMBER",
 }
 
@@ -51,6 +53,8 @@ class Settings(BaseModel):
     data_dir: str = str(PROJECT_ROOT / "var")
     models_dir: str = str(PROJECT_ROOT / "models")
     asr_backend: str = "auto"
+    asr_workers: int = 2  # recogniser processes (one CPU core each); 0: decode in the serving process
+    asr_timeout_s: float = 8.0  # a decode running longer is killed (its worker replaced) and the caller asked again
     transfer_number: str = "+15550100000"
 
     @property

@@ -27,6 +27,15 @@ class ASRError(VoicebotError):
     """A speech recogniser failed."""
 
 
+class RecogniserSaturatedError(ASRError):
+    """Every recogniser worker is busy and the queue is full (or waited too long): the decode
+    was refused at once. The caller should hear a short holding phrase, not silence."""
+
+
+class RecognitionTimeoutError(ASRError):
+    """A decode ran past its deadline; the worker running it was killed and is being replaced."""
+
+
 class TTSError(VoicebotError):
     """Speech synthesis failed."""
 

@@ -27,6 +27,7 @@ NO_INPUTS = Counter("voicebot_no_input_total", "Listen timeouts without caller i
 TRANSFERS = Counter("voicebot_transfers_total", "Calls handed to a human", ["reason"])
 EARLY_ENDS = Counter("voicebot_early_turn_ends_total", "Caller turns ended before the full end-of-turn silence: the answer was complete")
 LOOKUP_FILLERS = Counter("voicebot_lookup_fillers_total", "Lookups slow enough to need a filler prompt")
+HOLDING_PHRASES = Counter("voicebot_holding_phrases_total", "Caller turns that heard a holding phrase: every recogniser was busy")
 
 
 def observe_turn(stages_s: dict[str, float]) -> None:

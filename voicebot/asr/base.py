@@ -14,16 +14,7 @@ from typing import Callable, Literal
 
 import numpy as np
 
-from voicebot.errors import ASRError
-
-
-class RecogniserSaturatedError(ASRError):
-    """Every recogniser worker is busy and the queue is full (or waited too long): the decode
-    was refused at once. The caller should hear a short holding phrase, not silence."""
-
-
-class RecognitionTimeoutError(ASRError):
-    """A decode ran past its deadline; the worker running it was killed and is being replaced."""
+from voicebot.errors import RecogniserSaturatedError, RecognitionTimeoutError  # noqa: F401 (part of this interface)
 
 
 Passes = Literal["auto", "quick", "thorough"]  # which decodes ``RecognitionStream.finish`` may run

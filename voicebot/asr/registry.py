@@ -18,19 +18,26 @@ from voicebot.errors import ASRError, ModelNotFoundError, VoicebotError
 
 BACKENDS = ("auto", "vosk", "whisper", "moonshine", "cascade", "pocketsphinx")
 ENGLISH_VOSK = "vosk-en-us-small"
-# Grammar routes measured with benchmarks/asr_accuracy.py (docs/asr.md): on 8 kHz digits
-# Whisper with constrained decoding is far more accurate than pocketsphinx JSGF, but only
-# pocketsphinx (and Vosk) can enforce an arbitrary JSGF grammar.
-GRAMMAR_ROUTES = {"digits": "whisper", "yesno": "whisper", "phrases": "whisper", "jsgf": "pocketsphinx"}
+# Routes measured with benchmarks/asr_accuracy.py on the choose split (docs/asr.md): the cascade
+# (Moonshine first, Whisper when needed) is at least as accurate as Whisper alone on sentences,
+# digits, digit strings and menu phrases, and most turns never reach Whisper; only pocketsphinx
+# (and Vosk) can enforce an arbitrary JSGF grammar.
+CASCADE_KINDS = ("open", "digits", "yesno", "phrases")
 
 _cache: dict[tuple, ASR] = {}
 _lock = threading.RLock()
 
 
 def auto_choice(settings=None) -> dict[str, str]:
-    """Which backend ``auto`` uses for open speech (``"open"``) and for each grammar kind."""
-    open_backend = "vosk" if models.installed(ENGLISH_VOSK, settings) else "whisper"
-    return {"open": open_backend, **GRAMMAR_ROUTES}
+    """Which backend ``auto`` uses for open speech (``"open"``) and for each grammar kind: the
+    cascade, in ``asr_workers`` worker processes when that is above 0 (an English Vosk model,
+    when installed, for open speech); JSGF grammars in pocketsphinx."""
+    settings = settings or load_settings()
+    cascade = "pool:cascade" if settings.asr_workers > 0 else "cascade"
+    routes = {kind: cascade for kind in CASCADE_KINDS}
+    if models.installed(ENGLISH_VOSK, settings):
+        routes["open"] = "vosk"
+    return {**routes, "jsgf": "pocketsphinx"}
 
 
 def load_asr(name: str = "auto", settings=None) -> ASR:
@@ -69,7 +76,7 @@ def create(name: str, settings=None, threads: int | None = None) -> ASR:
         if name.startswith("pool:"):
             from voicebot.asr.workers import ProcessPoolASR
 
-            return ProcessPoolASR(name[5:])
+            return ProcessPoolASR(name[5:], workers=max(1, settings.asr_workers), timeout_s=settings.asr_timeout_s)
         if name == "pocketsphinx":
             from voicebot.asr.pocketsphinx import PocketsphinxASR
 

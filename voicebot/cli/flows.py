@@ -69,10 +69,11 @@ def test(target: str, as_json: bool, database: str, asr_name: str):
         if not database:
             seed_demo(db)
 
-        def load_asr():
+        def load_asr():  # in this process: a short run does not pay for starting recogniser workers
             from voicebot.asr.registry import load_asr as load
+            from voicebot.config import load_settings
 
-            return load(asr_name)
+            return load(asr_name, load_settings(asr_workers=0))
 
         understanders: dict[str, Understander] = {}
         passed = failed = skipped = 0

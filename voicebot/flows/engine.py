@@ -104,10 +104,11 @@ def _goto(flow, st: FlowState, name: str, actions: list[Action], turn: Utterance
             actions.append(Lookup(st.lookup_id, node.source, params, node.timeout_s, render(node.filler, st.variables)))
             return
         elif isinstance(node, s.AskNode) and node.prefill and turn is not None:
-            value, turn = value_in_words(node.slot_type, turn), None
+            turn_event, turn = turn, None
+            value = value_in_words(node.slot_type, turn_event)
             if _valid(node, value):
                 st.variables[node.slot] = value
-                if node.confirm:
+                if _confirms(node, turn_event):
                     st.asked_at = name
                     _ask_confirmation(flow, st, node, actions)
                     return
@@ -200,7 +201,7 @@ def _caller_turn(flow, st: FlowState, event, actions: list[Action]) -> None:
     if target is None:
         target = _handler_target(handlers.goodbye, keys, intent)
     if target is None:
-        _no_match(flow, st, actions)
+        _no_match(flow, st, actions, spoken=isinstance(event, Utterance))
     else:
         _goto(flow, st, target, actions, words)
 
@@ -241,18 +242,28 @@ def _node_answer(flow, st: FlowState, node, event, intent: str | None, actions: 
             return None
         if answer:
             return node.next
-        st.waiting = "input"
-        _say(st, actions, node.reprompt or node.prompt)
+        st.waiting = "input"  # the value was misheard: ask again, by keypad when the node says how
+        _say(st, actions, node.keypad_prompt or node.reprompt or node.prompt)
         actions.append(listen_for(flow, node))
         return ""
     value = extract(node.slot_type, event)
     if not _valid(node, value):
         return None
     st.variables[node.slot] = value
-    if node.confirm:
+    if _confirms(node, event):
         _ask_confirmation(flow, st, node, actions)
         return ""
     return node.next
+
+
+def _confirms(node: s.AskNode, event) -> bool:
+    """Whether the value ``event`` gave is confirmed: always with ``confirm`` alone; with
+    ``confirm_below``, only a spoken value the recogniser was less sure of."""
+    if not node.confirm:
+        return False
+    if node.confirm_below is None:
+        return True
+    return isinstance(event, Utterance) and event.confidence < node.confirm_below
 
 
 def _yes_no(event: Utterance) -> bool | None:
@@ -273,17 +284,19 @@ def _valid(node: s.AskNode, value) -> bool:
     return True
 
 
-def _reprompt(flow, st: FlowState, node, apology: str, actions: list[Action]) -> None:
+def _reprompt(flow, st: FlowState, node, apology: str, actions: list[Action], spoken: bool = False) -> None:
     if st.waiting == "confirm":
         _say(st, actions, f"{apology} {node.confirm}")
         actions.append(listen_for(flow, node, confirming=True))
         return
     again = node.question if isinstance(node, s.SurveyNode) else (node.reprompt or node.prompt)
+    if spoken and isinstance(node, s.AskNode) and node.keypad_prompt:  # speech failed: offer the keypad
+        again = node.keypad_prompt
     _say(st, actions, f"{apology} {again}")
     actions.append(listen_for(flow, node))
 
 
-def _no_match(flow, st: FlowState, actions: list[Action]) -> None:
+def _no_match(flow, st: FlowState, actions: list[Action], spoken: bool = False) -> None:
     node, handler = flow.nodes[st.node], flow.model.handlers.no_match
     limit = node.retries if isinstance(node, s.AskNode) and node.retries is not None else (handler.rephrase if handler else 1)
     st.nomatch_count += 1
@@ -296,7 +309,7 @@ def _no_match(flow, st: FlowState, actions: list[Action]) -> None:
         else:
             _transfer(flow, st, actions, "no_match", "Let me connect you with an agent.", None)
         return
-    _reprompt(flow, st, node, handler.text if handler else "Sorry, I didn't understand.", actions)
+    _reprompt(flow, st, node, handler.text if handler else "Sorry, I didn't understand.", actions, spoken)
 
 
 def _silence(flow, st: FlowState, actions: list[Action]) -> None:

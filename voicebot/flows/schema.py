@@ -71,6 +71,11 @@ class AskNode(_Strict):
     max_length: int | None = Field(None, ge=1)
     pattern: str | None = Field(None, description="regular expression the whole value must match")
     confirm: str | None = Field(None, description="yes/no question, e.g. 'Order {order_number}, right?'")
+    confirm_below: float | None = Field(None, gt=0, le=1, description="ask `confirm` only for a spoken value the recogniser "
+                                        "is less sure of than this (keyed values are exact and never confirmed); "
+                                        "default: confirm every value")
+    keypad_prompt: str | None = Field(None, description="after a spoken answer fails (not a valid value, or 'no' to the "
+                                      "confirmation), ask with this instead, e.g. 'Please key in your order number, then press pound.'")
     prefill: bool = Field(False, description="take a valid value from the caller's words that led here (e.g. 'where is "
                           "my order 4172') and skip the question; digits, order_number, date and amount slots only")
     retries: int | None = Field(None, ge=0, description="invalid answers tolerated; default: handlers.no_match.rephrase")

@@ -94,6 +94,7 @@ def check_flow(flow: s.FlowModel, base_dir: Path | None, known_sources: set[str]
     problems += _check_intents(flow)
     problems += _check_resources(flow, base_dir, set(known_sources))
     problems += _check_prefill(flow)
+    problems += _check_confirmation(flow)
     if not graph_checks:
         return problems
     reachable = _reachable(flow.start, edges, nodes)
@@ -272,6 +273,18 @@ def _check_resources(flow: s.FlowModel, base_dir: Path | None, known_sources: se
                 re.compile(node.pattern)
             except re.error as exc:
                 yield ("nodes", name, "pattern"), f"node '{name}' has an invalid pattern: {exc}"
+
+
+def _check_confirmation(flow: s.FlowModel):
+    keyable = ("digits", "order_number", "amount", "yesno")
+    for name, node in flow.nodes.items():
+        if not isinstance(node, s.AskNode):
+            continue
+        if node.confirm_below is not None and not node.confirm:
+            yield ("nodes", name, "confirm_below"), f"node '{name}' has confirm_below but no confirm question to ask"
+        if node.keypad_prompt and node.slot_type not in keyable:
+            yield ("nodes", name, "keypad_prompt"), (f"node '{name}' has a keypad_prompt, but a {node.slot_type} slot cannot be "
+                                                     f"keyed in; keypad prompts work for {', '.join(keyable)} slots")
 
 
 def _check_prefill(flow: s.FlowModel):

@@ -58,7 +58,8 @@ class VoiceCallSession:
         self._started = self._stopped = self._ended = False
         self._typeahead = ""  # keys pressed while the bot was not listening yet
         self.barge_ins: list[tuple[str, float, float]] = []  # (speech|dtmf, heard_fraction, at)
-        self.worker = TurnWorker(self, pipeline, io, call_sid=self.call_sid, channel=channel, calm_frustration=settings.calm_frustration)
+        self.worker = TurnWorker(self, pipeline, io, call_sid=self.call_sid, channel=channel, calm_frustration=settings.calm_frustration,
+                                 holding_phrase=settings.holding_phrase)
         self._thread = threading.Thread(target=self.worker.run, args=(self._jobs,), name=f"voicebot-call-{self.call_sid}", daemon=True)
         self._ticker = Ticker(self.tick, settings.tick_s, name=f"voicebot-tick-{self.call_sid}")
 

@@ -25,6 +25,7 @@ from voicebot.session.datasources import DataSources
 from voicebot.session.flow_store import FlowStore
 from voicebot.session.lookups import lookup_pool
 from voicebot.session.recognition import grammar_for
+from voicebot.session.settings import SessionSettings
 from voicebot.storage.db import Database
 from voicebot.tts.base import TTS
 
@@ -142,7 +143,7 @@ def warm_up(pipeline: Pipeline) -> None:
     pipeline.understander(flow)
     log.info("warm-up: understander %.1f s", time.perf_counter() - started)
     started = time.perf_counter()
-    prompts = fixed_prompts(flow)
+    prompts = fixed_prompts(flow) + [SessionSettings().holding_phrase]
     sample = np.zeros(8000, dtype=np.int16)
     for text in prompts:
         for style in (None, "calm"):  # upset callers hear the calm delivery of the same prompts

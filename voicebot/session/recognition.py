@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Callable
 
 import numpy as np
 
 from voicebot.actions import Listen
 from voicebot.asr.base import ASR, Grammar, Recognition, RecognitionStream
-from voicebot.errors import VoicebotError
+from voicebot.errors import RecogniserSaturatedError, VoicebotError
 from voicebot.session.completeness import answer_test
 
 log = logging.getLogger(__name__)
 
-BUFFERED_BACKENDS = {"whisper"}  # decode only at finish(): worth an early decode
 EARLY_DECODE_WAIT_S = 0.3  # an early decode waits this long for a free slot, then is skipped
+SATURATED_RETRIES = 2  # a refused final decode is tried again this often (each waits for a free worker)
 
 
 def grammar_for(spec) -> Grammar | None:
@@ -49,10 +50,14 @@ def grammar_label(listen: Listen | None) -> str | None:
     return spec if isinstance(spec, (str, type(None))) else "phrases"
 
 
+def backend_for(asr: ASR, grammar: Grammar | None) -> ASR:
+    """The recogniser that decodes ``grammar`` (resolves ``AutoASR``'s routing)."""
+    route = getattr(asr, "backend_for", None)
+    return route(grammar) if route else asr
+
+
 def backend_name(asr: ASR, grammar: Grammar | None) -> str:
-    """Name of the recogniser that decodes ``grammar`` (resolves ``AutoASR``'s routing)."""
-    backend_for = getattr(asr, "backend_for", None)
-    return backend_for(grammar).name if backend_for else asr.name
+    return backend_for(asr, grammar).name
 
 
 def open_stream(asr: ASR, listen: Listen | None, call_sid: str = "-") -> tuple[RecognitionStream, Grammar | None]:
@@ -101,10 +106,11 @@ class CallRecognizer:
         """Decode the utterance so far when the recogniser only decodes at the end (streaming
         ones already keep up); the final result, kept for ``finish``, or None. The first early
         decode of a pause is quick only (a draft that is not an answer is dropped); a
-        ``thorough`` one runs only when the quick one left no final result. ``stale()`` says
+        ``thorough`` one (later in the pause, more audio of silence behind the words) is the
+        decode the end of the turn would run, and runs only when the quick one left no final result. ``stale()`` says
         whether the caller went on while this decode waited for a slot."""
-        if self._stream is None or backend_name(self.asr, self._grammar) not in BUFFERED_BACKENDS:
-            return None
+        if self._stream is None or not backend_for(self.asr, self._grammar).decodes_at_finish:
+            return None  # a streaming recogniser keeps up as the caller speaks
         if thorough and self._early is not None and self._early[0] == last_voiced_s:
             return None  # the quick decode of this pause was final already
         if not self.early_slots.acquire(timeout=EARLY_DECODE_WAIT_S):
@@ -114,7 +120,8 @@ class CallRecognizer:
                 return None
             stream = self.asr.stream(8000, self._grammar)
             stream.accept(pcm)
-            recognition = stream.finish(answer_test(listen), passes="thorough" if thorough else "quick")
+            # the later decode of a pause is the one the end of the turn would run ("auto")
+            recognition = stream.finish(answer_test(listen), passes="auto" if thorough else "quick")
         except VoicebotError as exc:  # the regular decode at the end still happens
             log.info("call %s: early decode skipped: %s", self.call_sid, exc)
             return None
@@ -125,16 +132,30 @@ class CallRecognizer:
         self._early = (last_voiced_s, recognition)
         return recognition
 
-    def finish(self, last_speech_at_s: float) -> tuple[Recognition, bool]:
-        """The utterance's final result, and whether it is an early decode (nothing was said after it)."""
+    def finish(self, audio: np.ndarray, last_speech_at_s: float, hold: Callable[[], None] = lambda: None) -> tuple[Recognition, bool]:
+        """The utterance's final result, and whether it is an early decode (nothing was said after
+        it). When every recogniser worker is busy the caller hears ``hold()`` (a holding phrase)
+        and the whole utterance (``audio``) is tried again, up to ``SATURATED_RETRIES`` times."""
         early, self._early = self._early, None
         stream, self._stream = self._stream, None
         if early is not None and early[0] == last_speech_at_s:
             return early[1], True
         if stream is None:
             return Recognition("", 0.0), False
+        accept = answer_test(self.listen)
         try:
-            return stream.finish(answer_test(self.listen)), False
-        except VoicebotError as exc:  # e.g. an overloaded recogniser: the flow hears "not understood"
+            try:
+                return stream.finish(accept), False
+            except RecogniserSaturatedError:
+                hold()
+            for attempt in range(SATURATED_RETRIES):
+                try:
+                    return self.asr.transcribe(audio, 8000, self._grammar, accept=accept), False
+                except RecogniserSaturatedError as exc:
+                    if attempt == SATURATED_RETRIES - 1:
+                        raise
+                    log.warning("call %s: recognisers still saturated: %s", self.call_sid, exc)
+        except VoicebotError as exc:  # saturated for good, timed out, failed: the flow hears "not understood"
             log.error("call %s: recognition failed: %s", self.call_sid, exc)
             return Recognition("", 0.0, backend="failed"), False
+        return Recognition("", 0.0, backend="failed"), False

@@ -14,6 +14,7 @@ class SessionSettings:
     vad_engine: str = "silero"  # endpointing: accurate ends of turns
     barge_in_vad_engine: str = "webrtc"  # barge-in: fast onsets (meets the 300 ms target)
     calm_frustration: float = 0.6  # at or above: replies are spoken calm and slower
+    holding_phrase: str = "One moment, please."  # said when every recogniser is busy (then the answer follows)
     max_end_wait_s: float = 20.0  # HangUp/Transfer wait at most this long for the last prompt
     tick_s: float = 0.05
     # Pause after which a buffered recogniser (Whisper) decodes the utterance so far, ahead of

@@ -33,11 +33,11 @@ log = logging.getLogger(__name__)
 class TurnWorker:
     """The slow, ordered work of one call. Single-threaded by construction."""
 
-    def __init__(self, control: CallControl, pipeline, io: CallIO, *, call_sid: str, caller: str = "", channel: str = "voice",
-                 calm_frustration: float = 0.6):
+    def __init__(self, control: CallControl, pipeline, io: CallIO, *, call_sid: str, channel: str = "voice",
+                 calm_frustration: float = 0.6, holding_phrase: str = "One moment, please."):
         self.control, self.pipeline, self.io = control, pipeline, io
         self.call_sid, self.channel = call_sid, channel
-        self.calm_frustration = calm_frustration
+        self.calm_frustration, self.holding_phrase = calm_frustration, holding_phrase
         self.dialogue: Dialogue | None = None  # made when the call starts (the flow version is fixed then)
         self.recognizer = CallRecognizer(pipeline.asr, pipeline.speculation_slots, call_sid)
         self.turns: list[dict[str, Any]] = []  # every answered caller turn, with its stage timings
@@ -142,7 +142,7 @@ class TurnWorker:
 
     def _finish_utterance(self, job: FinishUtterance) -> None:
         turn = CallerTurn(job.endpoint_s, job.ended_at, ended_early=job.early, grammar=grammar_label(self.recognizer.listen))
-        recognition, speculative = self.recognizer.finish(job.ended.last_speech_at_s)
+        recognition, speculative = self.recognizer.finish(job.ended.audio, job.ended.last_speech_at_s, hold=self._hold)
         turn.recognised(recognition, speculative)
         started = time.perf_counter()
         u = self.dialogue.understand(recognition.text, Audio(job.ended.audio, 8000))
@@ -150,6 +150,12 @@ class TurnWorker:
         turn.turn_id = self.dialogue.heard(recognition.text, u)  # stored now so the transcript keeps its order
         self._turn = turn
         self._step(Utterance(recognition.text, recognition.confidence, u))
+
+    def _hold(self) -> None:
+        """Every recogniser is busy: the caller hears a holding phrase, not silence. It is not the
+        turn's reply (the turn being recognised is not open yet): the turn is timed to its answer."""
+        metrics.HOLDING_PHRASES.inc()
+        self._say(Say(self.holding_phrase))
 
     def _close_turn(self) -> None:
         """After the flow answered a caller turn: report it and store its stage timings."""

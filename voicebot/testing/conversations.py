@@ -78,18 +78,20 @@ class ConversationRunner:
             return dialogue.step(NoInput(SILENCE_S))
         if "hangup" in raw:
             return dialogue.step(CallEnded("hangup"))
-        audio = None
+        audio, confidence = None, 1.0  # typed words are exact
         if "audio" in raw:
             from voicebot.audio.wavfile import read_wav
 
             audio = read_wav(base_dir / str(raw["audio"])).at_rate(8000)  # as a phone delivers it
-            text = record.heard = recognize(self._recogniser(), audio.pcm, listen).text
+            recognition = recognize(self._recogniser(), audio.pcm, listen)
+            text, confidence = recognition.text, recognition.confidence
+            record.heard = text
         else:
             text = str(raw["text"])
         understanding = dialogue.understand(text, audio if self.voice else None)
         record.intent = understanding.intent
         dialogue.heard(text, understanding)
-        return dialogue.step(Utterance(text=text, understanding=understanding))
+        return dialogue.step(Utterance(text, confidence, understanding))
 
     def _understander(self, voiced: bool):
         """The understander, given a voice analyser (once) when audio turns need one."""
