@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from nlu_datasets import RAVDESS  # noqa: E402
 
 from voicebot.asr.registry import load_asr  # noqa: E402
+from voicebot.config import load_settings  # noqa: E402
 from voicebot.session.datasources import DataSources  # noqa: E402
 from voicebot.testing.conversations import ConversationRunner  # noqa: E402
 from voicebot.testing.scenarios import load_scenarios  # noqa: E402
@@ -46,11 +47,12 @@ def script(actor: int, emotion: str, intensity: str) -> dict:
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--intensity", choices=("strong", "normal"), default="strong", help="intensity of the angry clips")
+    parser.add_argument("--asr", default="auto", help="recogniser (registry name; default: what a call uses, in this process)")
     args = parser.parse_args()
     flow, _ = load_scenarios(SCENARIOS)
     db = Database(f"sqlite:///{tempfile.mkdtemp()}/demo.db")
     seed_demo(db)
-    runner = ConversationRunner(Understander.from_examples(flow.intents), DataSources.for_flow(flow, db), lambda: load_asr("auto"))
+    runner = ConversationRunner(Understander.from_examples(flow.intents), DataSources.for_flow(flow, db), lambda: load_asr(args.asr, load_settings(asr_workers=0)))
 
     escalated = {"angry": 0, "neutral": 0}
     for actor in range(7, 13):
