@@ -41,14 +41,14 @@ def rest_standin():
     standin.stop()
 
 
-def _echo_app(data_dir, rest_url: str, **extra):
+def _echo_app(data_dir, rest_url: str, session_options: dict | None = None, **extra):
     from voicebot.testing.echo_session import EchoSession
     from voicebot.web.app import create_app
 
     sessions: dict[str, EchoSession] = {}
 
     def factory(call_sid, io, state):
-        session = EchoSession(call_sid, io, state)
+        session = EchoSession(call_sid, io, state, **(session_options or {}))
         sessions[call_sid] = session
         return session
 
@@ -69,9 +69,10 @@ def echo_server(tmp_path_factory, rest_standin):
 
 @pytest.fixture(scope="session")
 def echo_app_factory(tmp_path_factory, rest_standin):
-    """Build another echo app (e.g. with a public URL); the caller starts a LiveServer for it."""
-    def build(**extra):
-        return _echo_app(tmp_path_factory.mktemp("echo-extra"), rest_standin.url, **extra)
+    """Build another echo app: ``session_options`` for ``EchoSession`` (e.g. ``reply_s``), other
+    keywords are settings (e.g. a public URL); the caller starts a LiveServer for it."""
+    def build(session_options: dict | None = None, **extra):
+        return _echo_app(tmp_path_factory.mktemp("echo-extra"), rest_standin.url, session_options, **extra)
 
     return build
 

@@ -34,12 +34,15 @@ def test_call_prints_json_timeline_and_writes_the_bot_audio(echo_server, beep_wa
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     turns = [line for line in lines if line["type"] == "turn"]
     assert [t["label"] for t in turns] == ["beep.wav", "dtmf 0"]
-    assert turns[0]["latency_ms"] is not None and turns[0]["latency_ms"] > 250
+    # the echo bot answers after 15 quiet frames (0.3 s of caller audio) following the beep
+    assert turns[0]["latency_ms"] is not None and turns[0]["reply_after_frames"] >= 15
     summary = lines[-1]
     assert summary["type"] == "summary" and summary["transfer"]["destination"] == "+15550100000"
     assert summary["transfer"]["reason"] == "caller pressed 0"  # the server's transfer record
     audio = read_wav(out)
-    assert audio.sample_rate == 8000 and audio.duration_s >= 0.6 + 0.4  # greeting + reply at least
+    # all the caller heard: greeting 0.6 s, reply 0.4 s, transfer tone 0.3 s, each followed by
+    # the recording's 0.2 s gap (the server closed the stream after the tone had been sent)
+    assert audio.sample_rate == 8000 and audio.duration_s == pytest.approx(0.6 + 0.4 + 0.3 + 3 * 0.2)
     assert abs(audio.duration_s - summary["bot_audio_s"]) < 0.01
 
 
