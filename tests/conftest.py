@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -209,6 +210,15 @@ def wait_for(predicate, timeout: float = 5.0, interval: float = 0.02) -> bool:
             return True
         time.sleep(interval)
     return predicate()
+
+
+_DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "to": "2", "too": "2", "three": "3", "four": "4",
+                "for": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+
+
+def spoken_digits(text: str) -> str:
+    """The digits in a transcript, spelled or not: "for one seven 2" -> "4172"."""
+    return "".join(_DIGIT_WORDS.get(w, w) for w in re.findall(r"[a-z]+|\d+", text.lower()) if w.isdigit() or w in _DIGIT_WORDS)
 
 
 def thread_names() -> set[str]:
