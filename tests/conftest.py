@@ -24,6 +24,51 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 ACCOUNT_SID = "AC" + "1" * 32
 AUTH_TOKEN = "test-auth-token"
 
+# --- PostgreSQL: the storage tests also run there when a server is reachable --------------------
+# VOICEBOT_TEST_DATABASE_URL names the server (CI sets it; the run fails if it is down); unset,
+# the documented development server is used when it answers; set to "" it is never tried.
+DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+_postgres_notice = ""
+
+
+def _reachable(url: str) -> str:
+    """'' when ``url`` accepts a connection, else the reason in a few words."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return ""
+    except Exception as exc:  # any driver error means: not usable here
+        return str(exc).strip().splitlines()[0][:160]
+    finally:
+        engine.dispose()
+
+
+def pytest_configure(config):
+    global _postgres_notice
+    if "VOICEBOT_TEST_DATABASE_URL" in os.environ:
+        url = os.environ["VOICEBOT_TEST_DATABASE_URL"]
+        _postgres_notice = (f"PostgreSQL tests: on, {url} (VOICEBOT_TEST_DATABASE_URL)" if url else
+                            "PostgreSQL tests: SKIPPED (VOICEBOT_TEST_DATABASE_URL is empty)")
+        return
+    reason = _reachable(DEFAULT_TEST_DATABASE_URL)
+    if reason:
+        _postgres_notice = (f"PostgreSQL tests: SKIPPED, no server at {DEFAULT_TEST_DATABASE_URL} ({reason}); "
+                            "set VOICEBOT_TEST_DATABASE_URL to use another")
+    else:
+        os.environ["VOICEBOT_TEST_DATABASE_URL"] = DEFAULT_TEST_DATABASE_URL
+        _postgres_notice = f"PostgreSQL tests: on, {DEFAULT_TEST_DATABASE_URL} (reachable)"
+
+
+def pytest_report_header(config):
+    return _postgres_notice
+
+
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.write_line(_postgres_notice)
+
 
 def make_settings(data_dir, rest_url: str, **extra):
     """Settings for a test app: built directly, so the developer's environment cannot leak in."""
