@@ -16,6 +16,9 @@ export NUMBA_CACHE_DIR ?= $(CURDIR)/var/numba-cache
 run: setup
 	$(VENV)/bin/voicebot serve
 
+# The PostgreSQL storage tests run when VOICEBOT_TEST_DATABASE_URL is set or a server answers at
+# postgresql+psycopg://postgres@127.0.0.1:5432/test (tests/conftest.py); the last line of the run
+# says which, or that they were skipped. The slow tests (real models, real calls) run too.
 test: setup
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -22,6 +23,51 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 ACCOUNT_SID = "AC" + "1" * 32
 AUTH_TOKEN = "test-auth-token"
+
+# --- PostgreSQL: the storage tests also run there when a server is reachable --------------------
+# VOICEBOT_TEST_DATABASE_URL names the server (CI sets it; the run fails if it is down); unset,
+# the documented development server is used when it answers; set to "" it is never tried.
+DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+_postgres_notice = ""
+
+
+def _reachable(url: str) -> str:
+    """'' when ``url`` accepts a connection, else the reason in a few words."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return ""
+    except Exception as exc:  # any driver error means: not usable here
+        return str(exc).strip().splitlines()[0][:160]
+    finally:
+        engine.dispose()
+
+
+def pytest_configure(config):
+    global _postgres_notice
+    if "VOICEBOT_TEST_DATABASE_URL" in os.environ:
+        url = os.environ["VOICEBOT_TEST_DATABASE_URL"]
+        _postgres_notice = (f"PostgreSQL tests: on, {url} (VOICEBOT_TEST_DATABASE_URL)" if url else
+                            "PostgreSQL tests: SKIPPED (VOICEBOT_TEST_DATABASE_URL is empty)")
+        return
+    reason = _reachable(DEFAULT_TEST_DATABASE_URL)
+    if reason:
+        _postgres_notice = (f"PostgreSQL tests: SKIPPED, no server at {DEFAULT_TEST_DATABASE_URL} ({reason}); "
+                            "set VOICEBOT_TEST_DATABASE_URL to use another")
+    else:
+        os.environ["VOICEBOT_TEST_DATABASE_URL"] = DEFAULT_TEST_DATABASE_URL
+        _postgres_notice = f"PostgreSQL tests: on, {DEFAULT_TEST_DATABASE_URL} (reachable)"
+
+
+def pytest_report_header(config):
+    return _postgres_notice
+
+
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.write_line(_postgres_notice)
 
 
 def make_settings(data_dir, rest_url: str, **extra):
@@ -41,14 +87,14 @@ def rest_standin():
     standin.stop()
 
 
-def _echo_app(data_dir, rest_url: str, **extra):
+def _echo_app(data_dir, rest_url: str, session_options: dict | None = None, **extra):
     from voicebot.testing.echo_session import EchoSession
     from voicebot.web.app import create_app
 
     sessions: dict[str, EchoSession] = {}
 
     def factory(call_sid, io, state):
-        session = EchoSession(call_sid, io, state)
+        session = EchoSession(call_sid, io, state, **(session_options or {}))
         sessions[call_sid] = session
         return session
 
@@ -69,9 +115,10 @@ def echo_server(tmp_path_factory, rest_standin):
 
 @pytest.fixture(scope="session")
 def echo_app_factory(tmp_path_factory, rest_standin):
-    """Build another echo app (e.g. with a public URL); the caller starts a LiveServer for it."""
-    def build(**extra):
-        return _echo_app(tmp_path_factory.mktemp("echo-extra"), rest_standin.url, **extra)
+    """Build another echo app: ``session_options`` for ``EchoSession`` (e.g. ``reply_s``), other
+    keywords are settings (e.g. a public URL); the caller starts a LiveServer for it."""
+    def build(session_options: dict | None = None, **extra):
+        return _echo_app(tmp_path_factory.mktemp("echo-extra"), rest_standin.url, session_options, **extra)
 
     return build
 
@@ -208,6 +255,15 @@ def wait_for(predicate, timeout: float = 5.0, interval: float = 0.02) -> bool:
             return True
         time.sleep(interval)
     return predicate()
+
+
+_DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "to": "2", "too": "2", "three": "3", "four": "4",
+                "for": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+
+
+def spoken_digits(text: str) -> str:
+    """The digits in a transcript, spelled or not: "for one seven 2" -> "4172"."""
+    return "".join(_DIGIT_WORDS.get(w, w) for w in re.findall(r"[a-z]+|\d+", text.lower()) if w.isdigit() or w in _DIGIT_WORDS)
 
 
 def thread_names() -> set[str]:

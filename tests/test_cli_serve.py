@@ -1,8 +1,9 @@
 """``voicebot serve`` as a user runs it: gunicorn with gthread workers, the banner, health while
 models cannot load, and the webhook + WebSocket routes through gunicorn (not werkzeug).
 
-The server gets a flow file that does not exist, so it never loads models (cheap to run) and
-``/healthz`` must say why it cannot take calls.
+The first server gets a flow file that does not exist, so it never loads models (cheap to run)
+and ``/healthz`` must say why it cannot take calls. The second (slow) is the real thing: the
+demo flow and the models, answering a simulated call placed with ``voicebot call --url``.
 """
 from __future__ import annotations
 
@@ -12,10 +13,14 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
 from conftest import ACCOUNT_SID, AUTH_TOKEN, StreamClient, signed_post
+from test_cli_call import assert_the_bot_answered_the_order, fresh_user_env
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _free_port() -> int:
@@ -77,3 +82,44 @@ def test_banner_says_where_to_point_twilio_and_the_worker_is_gthread(served):
     assert f"Twilio status callback URL:                        {url}/twilio/status" in output
     assert "Using worker: gthread" in output
     assert "voicebot cannot take calls" in output and "flow.yaml" in output
+
+
+# --- the real thing: gunicorn with the demo flow and the models answers a simulated call ----
+@pytest.fixture(scope="module")
+def served_for_real(tmp_path_factory):
+    """``voicebot serve`` as a new user starts it (defaults, the demo flow), on a free port with
+    its own data folder; yields once ``/healthz`` says the models are loaded."""
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "voicebot.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port),
+                                "--threads", "8"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env=fresh_user_env(tmp_path_factory.mktemp("serve-real")), cwd=ROOT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    health = None
+    deadline = time.monotonic() + 600  # loading every model on a busy machine
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            health = requests.get(url + "/healthz", timeout=2)
+            if health.status_code == 200 or health.json().get("status") == "error":
+                break
+        except (requests.RequestException, ValueError):
+            pass
+        time.sleep(0.5)
+    try:
+        assert health is not None and health.status_code == 200, health.text if health is not None else "no answer"
+        yield url, process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        process.communicate(timeout=30)
+
+
+@pytest.mark.slow
+def test_serve_answers_a_real_simulated_call_with_the_order_status(served_for_real, tmp_path):
+    url, process = served_for_real
+    done = subprocess.run([sys.executable, "-m", "voicebot.cli.main", "call", "audio_fixtures/order_4172.wav", "--url", url,
+                           "--json"], capture_output=True, text=True, timeout=300, cwd=ROOT, env=fresh_user_env(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert_the_bot_answered_the_order(done.stdout)
+    os.killpg(process.pid, signal.SIGTERM)
+    output = process.communicate(timeout=30)[0]
+    assert "Using worker: gthread" in output and "voicebot is ready: models loaded" in output

@@ -61,18 +61,6 @@ def test_start_with_valid_token_greets_with_paced_frames_and_a_mark(echo_server)
     assert client.closed_by_server()
 
 
-def test_outbound_audio_is_paced_in_real_time(echo_server):
-    import time
-
-    call_sid, client = _open(echo_server)
-    started = time.monotonic()
-    client.recv_until(lambda m: m["event"] == "mark")
-    elapsed = time.monotonic() - started
-    assert 0.45 <= elapsed <= 1.5  # 0.6 s of audio, at most ~0.1 s ahead of real time
-    _stop(client, call_sid)
-    client.close()
-
-
 def test_media_frames_reach_the_session_as_20ms_pcm(call):
     call_sid, client, session = call
     pcm = (np.arange(800) % 200 * 50 - 5000).astype(np.int16)
@@ -236,30 +224,66 @@ def test_serializer_round_trips_twilio_messages():
     assert json.loads(serializer.clear()) == {"event": "clear", "streamSid": "MZ1"}
 
 
-def test_call_io_paces_frames_and_sends_nothing_of_a_cleared_prompt():
-    import time
+class _SteppedIO:
+    """A ``TwilioCallIO`` on a virtual clock that only the test moves; records what it sends and when."""
 
-    from voicebot.telephony.twilio.call_io import TwilioCallIO
+    def __init__(self, start: float = 100.0):
+        from voicebot.session.timers import FrameClock
+        from voicebot.telephony.twilio.call_io import TwilioCallIO
 
-    sent: list[tuple[float, dict]] = []
-    io = TwilioCallIO("CA" + "7" * 32, lambda text: sent.append((time.monotonic(), json.loads(text))), TwilioSerializer("MZ9"))
+        self.clock = FrameClock(start)
+        self.sent: list[tuple[float, dict]] = []
+        self.io = TwilioCallIO("CA" + "7" * 32, lambda text: self.sent.append((self.clock(), json.loads(text))),
+                               TwilioSerializer("MZ9"), clock=self.clock)
+
+    def caught_up(self) -> bool:
+        """The sender waits for a clock time still to come (it sent everything due so far)."""
+        return wait_for(lambda: self.io.waiting_until is not None and self.io.waiting_until > self.clock())
+
+    def media_count(self) -> int:
+        return sum(m["event"] == "media" for _, m in self.sent)
+
+
+def test_call_io_sends_one_frame_per_20ms_at_most_80ms_ahead():
+    stepped = _SteppedIO()
+    io = stepped.io
     try:
-        started = time.monotonic()
+        io.play(np.full(16000, 3000, dtype=np.int16), "long")  # 2 s: 100 frames
+        assert stepped.caught_up() and stepped.media_count() == 5  # 80 ms lead: frames 0-4 at once
+        for step in range(1, 95):
+            stepped.clock.advance(0.02)
+            assert stepped.caught_up(), step
+            assert stepped.media_count() == 5 + step, step  # one more frame per 20 ms, never more
+        stepped.clock.advance(0.02)
+        assert wait_for(lambda: io.marks_sent == ["long"])  # the last frame, then its mark at once
+        times = [t for t, m in stepped.sent if m["event"] == "media"]
+        assert times == pytest.approx([100.0] * 5 + [100.0 + 0.02 * k for k in range(1, 96)])
+        assert stepped.sent[-1] == (pytest.approx(101.9), {"event": "mark", "streamSid": "MZ9", "mark": {"name": "long"}})
+        assert io.prompt_frames_sent == {"long": 100} and io.prompt_first_frame_at == {"long": 100.0}
+    finally:
+        io.close()
+    assert not io._thread.is_alive()
+
+
+def test_call_io_paces_frames_and_sends_nothing_of_a_cleared_prompt():
+    stepped = _SteppedIO()
+    io, sent = stepped.io, stepped.sent
+    try:
         io.play(np.full(16000, 3000, dtype=np.int16), "long")  # 2 s
-        time.sleep(0.3)
-        io.clear()
+        assert stepped.caught_up()
+        for _ in range(15):
+            stepped.clock.advance(0.02)
+            assert stepped.caught_up()
+        io.clear()  # 0.3 s in: 0.3 s of audio + the 80 ms lead went out, not all 2 s
         io.play(np.full(800, 2000, dtype=np.int16), "short")  # 0.1 s
-        assert wait_for(lambda: io.marks_sent == ["short"], timeout=2)
+        assert wait_for(lambda: io.marks_sent == ["short"], timeout=5)
         events = [m["event"] for _, m in sent]
         clear_at = events.index("clear")
-        before = [t for t, m in sent[:clear_at] if m["event"] == "media"]
-        # paced: ~0.3 s of audio (+ the 80 ms lead) went out before the clear, not all 2 s
-        assert 12 <= len(before) <= 0.3 / 0.02 + 6
-        assert max(before) - started >= 0.2
+        assert events[:clear_at] == ["media"] * 20
         after = [m for _, m in sent[clear_at + 1:]]
         assert [m["event"] for m in after] == ["media"] * 5 + ["mark"]
-        assert after[-1]["mark"]["name"] == "short" and io.prompt_frames_sent == {"long": len(before), "short": 5}
-        assert set(io.prompt_first_frame_at) == {"long", "short"}
+        assert after[-1]["mark"]["name"] == "short" and io.prompt_frames_sent == {"long": 20, "short": 5}
+        assert io.prompt_first_frame_at == {"long": 100.0, "short": pytest.approx(100.3)}
     finally:
         io.close()
     assert not io._thread.is_alive()

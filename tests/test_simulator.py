@@ -10,9 +10,11 @@ import pytest
 from conftest import ACCOUNT_SID, AUTH_TOKEN, wait_for
 
 from voicebot.errors import TelephonyError
+from voicebot.session.timers import FrameClock
 from voicebot.storage import calls
 from voicebot.testing.echo_session import tone
 from voicebot.testing.live_server import LiveServer
+from voicebot.testing.sim_pacing import FramePacer
 from voicebot.testing.sim_playback import BotPlayback
 from voicebot.testing.twilio_sim import Keys, Speech, TwilioSimulator
 
@@ -25,51 +27,99 @@ def _sim(server, **kw) -> TwilioSimulator:
     return TwilioSimulator(server.url, auth_token=AUTH_TOKEN, account_sid=ACCOUNT_SID, rest_standin=server.standin, **kw)
 
 
-def test_a_whole_call_speech_bargein_and_transfer(echo_server):
-    baseline = threading.active_count()
-    result = _sim(echo_server).call([_speech(), Keys("5", interrupt=True), Keys("0")])
-    session = echo_server.sessions[result.call_sid]
-    # the caller spoke only after the greeting had played (the bot was listening)
-    speech_turn, bargein, transfer_turn = result.turns
-    greeting = result.prompts[0]
-    assert greeting["label"] == "greeting" and speech_turn.started_s >= greeting["t"] + greeting["seconds"]
-    # EchoSession answers 0.3 s after speech ends: the latency is that plus transport
-    assert 280 <= speech_turn.latency_ms <= 1000
-    # a keypress while the reply played: clear came back fast, the reply was cut short
-    assert bargein.clear_ms is not None and bargein.clear_ms < 300
-    reply = next(p for p in result.prompts if p["label"].startswith("reply") or p["label"] == "(cleared)")
-    assert reply["cleared"] and reply["seconds"] < 0.4
-    # the transfer went out over REST with <Dial>, and the stream ended
-    assert result.transfer["destination"] == "+15550100000"
-    assert result.ended_by == "transferred (REST)"
-    assert session.digits == ["5", "0"] and "greeting" in session.marks
-    assert result.transfers and result.transfers[0]["reason"] == "caller pressed 0"
-    assert len(result.bot_audio) > 0.6 * 8000
-    call = calls.get_call(echo_server.state.db, result.call_sid)
-    assert call.status == "completed" and call.outcome == "transferred"
-    whats = [e["what"] for e in result.events]
-    assert any(w.startswith("says beep") for w in whats) and any("transfers to +15550100000" in w for w in whats)
-    assert wait_for(lambda: threading.active_count() <= baseline, timeout=5)
+REPLY_S = 3.0  # the echo reply a key interrupts: most of it is still to play when the key goes
+
+
+def test_a_whole_call_speech_bargein_and_transfer(echo_app_factory, rest_standin):
+    app, sessions = echo_app_factory(session_options={"reply_s": REPLY_S})
+    with LiveServer(app) as server:
+        baseline = threading.active_count()
+        result = TwilioSimulator(server.url, auth_token=AUTH_TOKEN, account_sid=ACCOUNT_SID,
+                                 rest_standin=rest_standin).call([_speech(), Keys("5", interrupt=True), Keys("0")])
+        session = sessions[result.call_sid]
+        # the caller spoke only after the greeting had played (the bot was listening)
+        speech_turn, bargein, transfer_turn = result.turns
+        greeting = result.prompts[0]
+        assert greeting["label"] == "greeting" and speech_turn.started_s >= greeting["t"] + greeting["seconds"]
+        # EchoSession answers after exactly 15 quiet frames (0.3 s) following the 40 frames of tone;
+        # the caller's latency counts from its last speech frame, so at least those 15 frames went by
+        assert session.speech_frames == 40
+        assert [answered - last_loud for last_loud, answered in session.replies] == [15]
+        assert speech_turn.latency_ms > 0 and speech_turn.reply_after_frames >= 15
+        # a keypress while the reply played: the server cleared it after the key, mid-reply
+        whats = [e["what"] for e in result.events]
+        assert whats.index("presses 5") < whats.index("clear (playback stopped)")
+        assert bargein.clear_ms is not None
+        [cut] = [p for p in result.prompts if p["cleared"]]
+        assert cut["label"] == "(cleared)" and cut["t"] > speech_turn.last_input_s
+        assert 0.3 <= cut["seconds"] < REPLY_S  # heard from the start until the clear, not to the end
+        assert wait_for(lambda: "reply-1" in session.io.prompt_frames_sent)
+        assert session.io.prompt_frames_sent["reply-1"] < REPLY_S / 0.02  # the server stopped sending it
+        assert "reply-1" not in session.marks  # its mark was never sent, so never echoed
+        # the transfer went out over REST with <Dial>, and the stream ended
+        assert result.transfer["destination"] == "+15550100000"
+        assert result.ended_by == "transferred (REST)"
+        assert session.digits == ["5", "0"] and "greeting" in session.marks
+        assert result.transfers and result.transfers[0]["reason"] == "caller pressed 0"
+        assert len(result.bot_audio) > 0.6 * 8000
+        call = calls.get_call(app.extensions["voicebot"].db, result.call_sid)
+        assert call.status == "completed" and call.outcome == "transferred"
+        assert any(w.startswith("says beep") for w in whats) and any("transfers to +15550100000" in w for w in whats)
+        assert wait_for(lambda: threading.active_count() <= baseline, timeout=5)
 
 
 def test_marks_are_echoed_only_after_their_audio_has_played(echo_server):
-    started = time.monotonic()
     result = _sim(echo_server, listen_quiet_s=0.2).call([Keys("1")])
     session = echo_server.sessions[result.call_sid]
     assert session.marks[:2] == ["greeting", "key-1-1"]
-    # greeting 0.6 s + key tone 0.3 s had to play before the call could end
-    assert time.monotonic() - started >= 0.9
+    # on the caller's clock: each mark went back once the audio before it had played
+    # (greeting 0.6 s, key tone 0.3 s), never when it merely arrived
+    prompts = {p["label"]: p for p in result.prompts}
+    assert [m["name"] for m in result.marks_echoed] == ["greeting", "key-1-1"]
+    assert [prompts[m["name"]]["seconds"] for m in result.marks_echoed] == [0.6, 0.3]
+    for mark in result.marks_echoed:
+        prompt = prompts[mark["name"]]
+        assert mark["t"] >= prompt["t"] + prompt["seconds"] - 0.001, (mark, prompt)  # t rounded to 1 ms
     assert result.ended_by == "caller hung up"
 
 
-def test_fast_mode_sends_speech_faster_than_real_time(echo_server):
-    long_speech = _speech(2.0)
-    started = time.monotonic()
-    result = _sim(echo_server, fast=True, listen_quiet_s=0.2).call([long_speech])
-    assert time.monotonic() - started < 2.0 + 0.6 + 1.5
+def test_fast_mode_sends_speech_without_pacing(echo_server):
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        time.sleep(seconds)
+
+    result = _sim(echo_server, fast=True, listen_quiet_s=0.2, sleep=sleep).call([_speech(2.0)])
     session = echo_server.sessions[result.call_sid]
+    assert wait_for(lambda: session.stopped is not None)
     assert session.speech_frames == 100  # every frame of the 2 s tone arrived
-    assert result.turns[0].latency_ms is not None
+    # the caller waits at most once per paced frame: the 102 frames of the turn (tone and its
+    # trailing zeros) went out without waiting
+    assert len(sleeps) <= session.frames - 102
+    assert result.turns[0].latency_ms is not None and result.turns[0].reply_after_frames >= 15
+
+
+def test_pacer_holds_frames_to_real_time_and_catches_up_after_a_stall():
+    clock = FrameClock()
+    pacer = FramePacer(clock, clock.advance)
+    sent = []
+    for _ in range(50):
+        pacer.wait()
+        sent.append(clock())
+    assert sent == pytest.approx([0.02 * k for k in range(50)])  # one frame every 20 ms
+    clock.advance(1.0)  # the caller's thread did not run for a second
+    late = []
+    for _ in range(10):
+        pacer.wait()
+        late.append(clock())
+    # the late frames go at once until no more than 0.1 s behind, then 20 ms apart again
+    assert late == pytest.approx([1.98] * 7 + [2.0, 2.02, 2.04])
+    for _ in range(100):
+        pacer.wait(paced=False)  # fast mode: no waiting at all
+    assert clock() == pytest.approx(2.04)
+    pacer.wait()
+    assert clock() == pytest.approx(2.06)  # the next paced frame waits one frame from now
 
 
 def test_public_url_mode_signs_the_public_url(echo_app_factory, rest_standin):
@@ -91,19 +141,26 @@ def test_wrong_auth_token_or_no_server_is_a_one_line_error(echo_server):
 
 
 def test_playback_model_follows_twilio_mark_rules():
-    playback = BotPlayback(lambda: 0.0)
+    clock = FrameClock()
+    playback = BotPlayback(clock, clock)
     for _ in range(10):
         playback.media(np.zeros(160, np.int16))
     playback.mark("a")
     assert playback.due_marks() == []  # 0.2 s of audio still to play
-    time.sleep(0.25)
-    assert playback.due_marks() == ["a"]
+    clock.advance(0.19)
+    assert playback.due_marks() == [] and playback.speaking_for() == pytest.approx(0.19)
+    clock.advance(0.02)
+    assert playback.due_marks() == ["a"] and playback.speaking_for() == -1.0
     for _ in range(50):
         playback.media(np.ones(160, np.int16))
     playback.mark("b")
+    clock.advance(0.1)
     playback.clear()  # clear: pending marks are echoed at once, unplayed audio is dropped
     assert playback.due_marks() == ["b"]
-    assert playback.prompts[-1]["cleared"] and playback.prompts[-1]["seconds"] < 0.2
+    assert playback.prompts == [{"label": "a", "t": 0.0, "seconds": 0.2, "cleared": False},
+                                {"label": "b", "t": 0.21, "seconds": 0.1, "cleared": True}]
+    assert np.array_equal(playback.prompt_audio["b"], np.ones(800, np.int16))  # the 0.1 s that played
+    assert playback.quiet_for() == pytest.approx(0.0) and playback.clears == 1
 
 
 def test_in_process_bot_serves_a_real_socket_and_stops_everything(tmp_path):

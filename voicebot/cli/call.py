@@ -40,12 +40,14 @@ def parse_turns(specs: tuple[str, ...], dtmf: tuple[str, ...]):
 @click.option("--dtmf", multiple=True, help="Keys to press as a caller turn (repeatable).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), default=None, help="Write the bot's audio to this WAV.")
 @click.option("--fast", is_flag=True, help="Send caller speech as fast as possible instead of in real time.")
+@click.option("--reply-timeout", "reply_timeout_s", default=60.0, show_default=True, type=click.FloatRange(min=1),
+              help="Seconds the caller waits for the bot to answer a turn before going on (a busy machine is slow).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line instead of tables.")
 @click.option("--from", "caller", default="+15550001111", show_default=True, help="Caller number (From).")
 @click.option("--to", "called", default="+15550009999", show_default=True, help="Called number (To).")
 @click.option("--auth-token", default=None, help="Twilio auth token to sign with (default: TWILIO_AUTH_TOKEN).")
 @click.option("--public-url", default="", help="The server's VOICEBOT_PUBLIC_URL, when it is set (signatures use it).")
-def call(turns, url, dtmf, out, fast, as_json, caller, called, auth_token, public_url):
+def call(turns, url, dtmf, out, fast, reply_timeout_s, as_json, caller, called, auth_token, public_url):
     """Simulate a phone call over Twilio's webhook + Media Streams protocol.
 
     Each TURN is a caller turn, played when the bot is listening: FILE.wav (speech),
@@ -62,10 +64,11 @@ def call(turns, url, dtmf, out, fast, as_json, caller, called, auth_token, publi
     caller_turns = parse_turns(turns, dtmf)
     settings = load_settings()
     token = auth_token or settings.twilio_auth_token
+    caller_options = {"fast": fast, "reply_timeout_s": reply_timeout_s}
     if url:
-        result = _call_server(url, settings, token, public_url, fast, caller_turns, caller, called)
+        result = _call_server(url, settings, token, public_url, caller_options, caller_turns, caller, called)
     else:
-        result = _call_in_process(settings, fast, caller_turns, caller, called, quiet=as_json)
+        result = _call_in_process(settings, caller_options, caller_turns, caller, called, quiet=as_json)
     if out:
         from voicebot.audio.wavfile import Audio, write_wav
 
@@ -73,14 +76,15 @@ def call(turns, url, dtmf, out, fast, as_json, caller, called, auth_token, publi
     _print(result, as_json, out)
 
 
-def _call_server(url, settings, token, public_url, fast, turns, caller, called):
+def _call_server(url, settings, token, public_url, caller_options: dict, turns, caller, called):
     from voicebot.testing.twilio_sim import TwilioSimulator
 
-    sim = TwilioSimulator(url, auth_token=token, account_sid=settings.twilio_account_sid, public_url=public_url, fast=fast)
+    sim = TwilioSimulator(url, auth_token=token, account_sid=settings.twilio_account_sid, public_url=public_url,
+                          **caller_options)
     return sim.call(turns, caller=caller, called=called)
 
 
-def _call_in_process(settings, fast, turns, caller, called, quiet):
+def _call_in_process(settings, caller_options: dict, turns, caller, called, quiet):
     from rich.console import Console
 
     from voicebot.testing.in_process import bot_in_process
@@ -92,7 +96,7 @@ def _call_in_process(settings, fast, turns, caller, called, quiet):
         with bot_in_process(settings) as bot:
             status.stop()
             sim = TwilioSimulator(bot.url, auth_token=settings.twilio_auth_token, account_sid=settings.twilio_account_sid,
-                                  fast=fast, rest_standin=bot.standin)
+                                  rest_standin=bot.standin, **caller_options)
             return sim.call(turns, caller=caller, called=called)
     finally:
         status.stop()

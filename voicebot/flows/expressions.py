@@ -3,7 +3,11 @@
 Conditions are a small subset of Python expressions: names and dotted fields
 (``order.status``), strings, numbers, ``True``/``False``/``None``, lists, ``and``/``or``/``not``,
 comparisons (``== != < <= > >= in not in``) and ``+ - *``. A missing variable or field is
-``None``; comparing ``None`` with a number is false rather than an error.
+``None``; comparing ``None`` with a number is false rather than an error. Nothing else parses:
+no calls, subscripts, lambdas, comprehensions, ``**``; a dotted field only reads a key of a
+mapping (``x.__class__`` is ``None``). Bounded: at most ``MAX_CHARS`` characters nested at most
+``MAX_DEPTH`` deep, and no text or list longer than ``MAX_SEQUENCE`` is built by ``*``
+(a literal one is refused when parsed, one from variables gives ``None``).
 
 Templates fill ``{name}`` or ``{name.field}`` from variables, with optional filters:
 ``{order.number|digits}`` says "4 1 7 2"; ``|upper``, ``|lower``. Missing values render empty.
@@ -28,6 +32,9 @@ _COMPARE = {
     ast.In: lambda a, b: b is not None and a in b, ast.NotIn: lambda a, b: b is None or a not in b,
 }
 _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
+MAX_CHARS = 1000
+MAX_DEPTH = 32
+MAX_SEQUENCE = 10_000
 _ALLOWED = (
     ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.BinOp,
     ast.Compare, ast.Name, ast.Attribute, ast.Constant, ast.List, ast.Tuple, ast.Load,
@@ -37,14 +44,36 @@ _ALLOWED = (
 
 def parse_expression(text: str | int | float | bool) -> ast.Expression:
     """Parse a condition or value expression; ``ValueError`` with a readable reason if not allowed."""
+    source = str(text).strip()
+    if len(source) > MAX_CHARS:
+        raise ValueError(f"expression {source[:40]!r}... is {len(source)} characters long; flows allow {MAX_CHARS}")
     try:
-        tree = ast.parse(str(text).strip() if not isinstance(text, bool) else str(text), mode="eval")
-    except SyntaxError as exc:
-        raise ValueError(f"cannot parse expression {text!r}: {exc.msg}") from None
-    for node in ast.walk(tree):
+        tree = ast.parse(source, mode="eval")
+    except (SyntaxError, RecursionError, MemoryError) as exc:
+        raise ValueError(f"cannot parse expression {text!r}: {getattr(exc, 'msg', 'nested too deeply')}") from None
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
         if not isinstance(node, _ALLOWED):
             raise ValueError(f"expression {text!r} uses {type(node).__name__}, which flows do not allow")
+        if depth > MAX_DEPTH:
+            raise ValueError(f"expression {text!r} is nested more than {MAX_DEPTH} deep")
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult) and _literal_repeat(node) > MAX_SEQUENCE:
+            raise ValueError(f"expression {text!r} builds a text or list longer than {MAX_SEQUENCE}")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
     return tree
+
+
+def _literal_repeat(node: ast.BinOp) -> int:
+    """The length ``literal * count`` would have (0 unless one side is a text/list literal and
+    the other a whole-number literal)."""
+    for seq, count in ((node.left, node.right), (node.right, node.left)):
+        if isinstance(count, ast.Constant) and type(count.value) is int:
+            if isinstance(seq, ast.Constant) and isinstance(seq.value, (str, bytes)):
+                return len(seq.value) * count.value
+            if isinstance(seq, (ast.List, ast.Tuple)):
+                return len(seq.elts) * count.value
+    return 0
 
 
 def expression_names(text: str | int | float | bool) -> set[str]:
@@ -83,8 +112,11 @@ def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
             return not value
         return -value if isinstance(value, (int, float)) else None
     if isinstance(node, ast.BinOp):
+        left, right = _eval(node.left, env), _eval(node.right, env)
+        if isinstance(node.op, ast.Mult) and _too_long(left, right):
+            return None
         try:
-            return _BINARY[type(node.op)](_eval(node.left, env), _eval(node.right, env))
+            return _BINARY[type(node.op)](left, right)
         except TypeError:
             return None
     if isinstance(node, ast.Compare):
@@ -99,6 +131,14 @@ def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
             left = right
         return True
     raise ValueError(f"unsupported expression element {type(node).__name__}")
+
+
+def _too_long(left: Any, right: Any) -> bool:
+    """Would ``left * right`` repeat a text or list past ``MAX_SEQUENCE``?"""
+    for seq, count in ((left, right), (right, left)):
+        if isinstance(seq, (str, bytes, list, tuple)) and isinstance(count, int):
+            return len(seq) * count > MAX_SEQUENCE
+    return False
 
 
 def _field(value: Any, name: str) -> Any:

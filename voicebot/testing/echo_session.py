@@ -1,10 +1,10 @@
 """``EchoSession``: a tiny ``CallSession`` test double for protocol tests of a channel.
 
-It is not a conversation: it plays a tone prompt on start, a tone after each caller utterance
-(energy above a threshold, then ``reply_after_s`` of quiet), and a tone on each keypress
+It is not a conversation: it plays a tone prompt on start, a ``reply_s`` tone after each caller
+utterance (energy above a threshold, then ``reply_after_s`` of quiet), and a tone on each keypress
 (clearing the one playing first, like a barge-in). Key ``0`` transfers to ``transfer_to``,
 key ``9`` hangs up. It records everything it was given, so tests can check what the channel
-delivered.
+delivered (``replies``: at which inbound frame each utterance ended and was answered).
 """
 from __future__ import annotations
 
@@ -28,13 +28,14 @@ class EchoSession:
     """Plays tones at the right moments; records frames, digits, marks and the stop reason."""
 
     def __init__(self, call_sid: str, io, state=None, *, transfer_to: str = "+15550100000",
-                 greeting_s: float = 0.6, reply_after_s: float = 0.3, speech_rms: float = 500.0):
+                 greeting_s: float = 0.6, reply_after_s: float = 0.3, reply_s: float = 0.4, speech_rms: float = 500.0):
         self.call_sid = call_sid
         self.io = io
         self.db = getattr(state, "db", None)
         self.transfer_to = transfer_to
         self.greeting_s = greeting_s
-        self.reply_after_frames = max(1, int(reply_after_s / 0.02))
+        self.reply_after_frames = max(1, int(round(reply_after_s / 0.02)))
+        self.reply_s = reply_s
         self.speech_rms = speech_rms
         self.frames = 0
         self.audio_in: list[np.ndarray] = []  # every frame delivered, in order
@@ -44,6 +45,7 @@ class EchoSession:
         self.prompts: list[str] = []
         self.stopped: str | None = None
         self.started_with: dict | None = None
+        self.replies: list[tuple[int, int]] = []  # (last loud frame, frame that triggered the reply), 1-based
         self._quiet_frames = 0
         self._in_speech = False
         self._lock = threading.Lock()
@@ -67,8 +69,9 @@ class EchoSession:
             if self._quiet_frames < self.reply_after_frames:
                 return
             self._in_speech = False
-            n = len([p for p in self.prompts if p.startswith("reply")])
-        self._say(f"reply-{n + 1}", tone(660, 0.4))
+            self.replies.append((self.frames - self._quiet_frames, self.frames))
+            n = len(self.replies)
+        self._say(f"reply-{n}", tone(660, self.reply_s))
 
     def on_dtmf(self, digit: str) -> None:
         self.digits.append(digit)

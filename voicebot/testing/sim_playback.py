@@ -2,12 +2,14 @@
 
 Frames are "played" back to back from when they arrive; a mark is due once the audio before
 it has played; ``clear`` stops playback at once, drops what had not played yet and makes every
-pending mark due immediately (Twilio's documented behaviour).
+pending mark due immediately (Twilio's documented behaviour). Time is ``clock`` (injectable:
+the model can be checked on virtual time).
 """
 from __future__ import annotations
 
 import threading
 import time
+from typing import Callable
 
 import numpy as np
 
@@ -16,10 +18,16 @@ GAP = np.zeros(1600, dtype=np.int16)  # 0.2 s between prompts in the recording
 
 
 class BotPlayback:
-    """Thread-safe: the reader thread feeds it, the sending loop asks it questions."""
+    """Thread-safe: the reader thread feeds it, the sending loop asks it questions.
 
-    def __init__(self, elapsed):
-        self._elapsed = elapsed  # call-relative seconds, for the timeline
+    ``elapsed()``: call-relative seconds for the timeline; ``clock()``: the time playback runs
+    on; ``position()``: caller frames sent so far (``reply_position`` records it when the
+    expected reply's first frame arrives: the reply's latency in stream time).
+    """
+
+    def __init__(self, elapsed: Callable[[], float], clock: Callable[[], float] = time.monotonic,
+                 position: Callable[[], int] = lambda: 0):
+        self._elapsed, self._clock, self._position = elapsed, clock, position
         self._lock = threading.Lock()
         self.play_end = 0.0
         self.segment_start = 0.0
@@ -28,6 +36,7 @@ class BotPlayback:
         self.clears = 0
         self.last_clear_at = 0.0
         self.reply_at: float | None = None
+        self.reply_position: int | None = None
         self._expect_after: float | None = None
         self._pending_marks: list[tuple[str, float]] = []
         self._buffer: list[np.ndarray] = []
@@ -36,7 +45,7 @@ class BotPlayback:
         self.prompt_audio: dict[str, np.ndarray] = {}
 
     def media(self, pcm: np.ndarray) -> None:
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             if self.play_end <= now:
                 self.segment_start = now
@@ -47,7 +56,7 @@ class BotPlayback:
                 self._buffer_t = self._elapsed()
             self._buffer.append(pcm)
             if self._expect_after is not None and self.reply_at is None and now >= self._expect_after:
-                self.reply_at = now
+                self.reply_at, self.reply_position = now, self._position()
 
     def mark(self, label: str) -> None:
         with self._lock:
@@ -55,9 +64,9 @@ class BotPlayback:
             self._close_prompt(label, cleared=False)
 
     def clear(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
-            unplayed = int(max(0.0, self.play_end - now) / FRAME_S)
+            unplayed = int(max(0.0, self.play_end - now) / FRAME_S + 1e-9)  # whole frames (float noise aside)
             if self._buffer:
                 self._close_prompt("(cleared)", cleared=True, drop_frames=unplayed)
             elif self.prompts and unplayed:  # its mark came, its audio had not all played
@@ -72,7 +81,7 @@ class BotPlayback:
             self.last_clear_at = now
 
     def due_marks(self) -> list[str]:
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             due = [name for name, at in self._pending_marks if at <= now]
             self._pending_marks = [(name, at) for name, at in self._pending_marks if at > now]
@@ -80,16 +89,16 @@ class BotPlayback:
 
     def expect_reply_after(self, t: float) -> None:
         with self._lock:
-            self._expect_after, self.reply_at = t, None
+            self._expect_after, self.reply_at, self.reply_position = t, None, None
 
     def quiet_for(self) -> float:
         """Seconds since the bot last made a sound (negative while it is still playing)."""
         with self._lock:
-            return time.monotonic() - max(self.play_end, self.last_media_at)
+            return self._clock() - max(self.play_end, self.last_media_at)
 
     def speaking_for(self) -> float:
         """Seconds the current prompt has been playing (-1 when the bot is quiet)."""
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             return now - self.segment_start if self.play_end > now else -1.0
 

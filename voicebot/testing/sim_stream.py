@@ -8,7 +8,6 @@ import base64
 import json
 import secrets
 import threading
-import time
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -17,10 +16,10 @@ import websocket
 
 from voicebot.audio.codecs import ulaw_decode, ulaw_encode
 from voicebot.errors import TelephonyError
+from voicebot.testing.sim_pacing import FramePacer
 from voicebot.testing.sim_playback import BotPlayback
 from voicebot.testing.sim_types import FRAME, CallResult, Speech, Turn, TurnResult
 
-FRAME_S = 0.02
 SILENCE = np.zeros(FRAME, dtype=np.int16)
 
 
@@ -33,9 +32,11 @@ class CallRun:
         self.stream_sid = "MZ" + secrets.token_hex(16)
         self.sequence = 0
         self.chunk = 0
-        self.t0 = time.monotonic()
-        self.next_frame_at = self.t0
-        self.playback = BotPlayback(self.elapsed)
+        self.frames_sent = 0
+        self.clock = sim.clock
+        self.t0 = self.clock()
+        self.pacer = FramePacer(sim.clock, sim.sleep)
+        self.playback = BotPlayback(self.elapsed, sim.clock, lambda: self.frames_sent)
         self.ended = threading.Event()
         self.hanging_up = False  # the caller is closing the socket itself
         if sim.rest_standin is not None:
@@ -53,7 +54,7 @@ class CallRun:
                                    "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}})
 
     def elapsed(self) -> float:
-        return time.monotonic() - self.t0
+        return self.clock() - self.t0
 
     def event(self, who: str, what: str) -> None:
         self.result.events.append({"t": round(self.elapsed(), 3), "who": who, "what": what})
@@ -68,26 +69,22 @@ class CallRun:
 
     def _frame(self, pcm: np.ndarray, paced: bool = True) -> None:
         """Send one 20 ms caller frame (paced to real time unless ``paced`` is False), echo due marks."""
-        if paced:
-            delay = self.next_frame_at - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            self.next_frame_at = max(self.next_frame_at + FRAME_S, time.monotonic() - 0.1)
-        else:
-            self.next_frame_at = time.monotonic() + FRAME_S
+        self.pacer.wait(paced)
         self.chunk += 1
         payload = base64.b64encode(ulaw_encode(pcm)).decode("ascii")
         self._send("media", media={"track": "inbound", "chunk": str(self.chunk),
                                    "timestamp": str(self.chunk * 20), "payload": payload})
+        self.frames_sent += 1
         for name in self.playback.due_marks():
             self._send("mark", mark={"name": name})
+            self.result.marks_echoed.append({"name": name, "t": round(self.elapsed(), 3)})
 
     def _silence_until(self, condition, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
+        deadline = self.clock() + timeout_s
         while not self.ended.is_set():
             if condition():
                 return True
-            if time.monotonic() >= deadline:
+            if self.clock() >= deadline:
                 return False
             self._frame(SILENCE)
         return False
@@ -106,7 +103,8 @@ class CallRun:
             result = TurnResult("speech" if isinstance(turn, Speech) else "keys", turn.label, round(self.elapsed(), 3))
             self.result.turns.append(result)
             clears_before = self.playback.clears
-            onset = last_speech = time.monotonic()
+            onset = last_speech = self.clock()
+            last_position = self.frames_sent
             if isinstance(turn, Speech):
                 self.event("caller", f"says {turn.label} ({len(turn.pcm) / 8000:.1f} s)")
                 pcm = turn.pcm[: len(turn.pcm) - len(turn.pcm) % FRAME]
@@ -114,14 +112,14 @@ class CallRun:
                 for index, offset in enumerate(range(0, len(pcm), FRAME)):
                     self._frame(pcm[offset:offset + FRAME], paced=not self.sim.fast)
                     if index == first:
-                        onset = time.monotonic()  # barge-in reaction counts from speech onset
+                        onset = self.clock()  # barge-in reaction counts from speech onset
                     if index == last:
-                        last_speech = time.monotonic()
+                        last_speech, last_position = self.clock(), self.frames_sent
                         self.playback.expect_reply_after(last_speech)
             else:
                 self.event("caller", f"presses {turn.digits}")
                 for digit in turn.digits:
-                    last_speech = time.monotonic()
+                    last_speech, last_position = self.clock(), self.frames_sent
                     self.playback.expect_reply_after(last_speech)  # before sending: replies can be instant
                     self._send("dtmf", dtmf={"track": "inbound_track", "digit": digit})
                     self._frame(SILENCE)
@@ -136,6 +134,7 @@ class CallRun:
             got_reply = self._silence_until(lambda: self.playback.reply_at is not None, self.sim.reply_timeout_s)
             if got_reply:
                 result.latency_ms = round((self.playback.reply_at - last_input) * 1000, 1)
+                result.reply_after_frames = self.playback.reply_position - last_position
         # the caller listens to the last answer, stays on a moment (the bot may still transfer
         # or hang up, which ends the stream), then hangs up
         final_quiet_s = max(self.sim.listen_quiet_s, 2.0)

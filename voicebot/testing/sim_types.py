@@ -58,6 +58,9 @@ class TurnResult:
     last_input_s: float | None = None
     latency_ms: float | None = None  # last input sent -> first bot frame after it
     clear_ms: float | None = None  # interrupting turns: input onset -> clear received
+    # the same latency in stream time: caller frames (20 ms each) sent after the last input
+    # until the reply's first frame arrived; never fewer than the bot waited for, whatever the load
+    reply_after_frames: int | None = None
 
 
 @dataclass
@@ -67,6 +70,7 @@ class CallResult:
     events: list[dict] = field(default_factory=list)  # {"t": s, "who": ..., "what": ...}
     prompts: list[dict] = field(default_factory=list)  # {"label", "t", "seconds", "cleared"}
     prompt_audio: dict[str, np.ndarray] = field(default_factory=dict)
+    marks_echoed: list[dict] = field(default_factory=list)  # {"name", "t"}: when the caller echoed each mark
     bot_audio: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
     transfer: dict | None = None  # {"twiml", "destination"} from the REST update
     hung_up_by_bot: bool = False

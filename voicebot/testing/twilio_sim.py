@@ -4,7 +4,7 @@
 signs and posts the voice webhook (``X-Twilio-Signature``), parses the TwiML, opens the Media
 Stream URL with its ``<Parameter>`` values, sends ``connected`` and ``start``, streams the
 caller's audio as 20 ms mu-law ``media`` frames (silence between turns, as a phone line does),
-paced in real time (``fast=True`` sends caller speech as fast as it can), plays each caller
+paced in real time on ``clock`` (``fast=True`` sends caller speech as fast as it can), plays each caller
 turn when the bot is listening (its prompts have played and it has gone quiet), echoes marks
 once the audio before them has "played" (at once on ``clear``), sends DTMF, and at the end
 sends ``stop`` and posts the status callback. The caller hangs up after the last turn; the
@@ -16,7 +16,9 @@ transfer, and the server's transcript when ``/agent/calls/<sid>`` is reachable.
 from __future__ import annotations
 
 import secrets
+import time
 import xml.etree.ElementTree as ET
+from typing import Callable
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -34,13 +36,15 @@ class TwilioSimulator:
 
     def __init__(self, base_url: str, *, auth_token: str, account_sid: str = "AC" + "0" * 32,
                  public_url: str = "", fast: bool = False, rest_standin=None,
-                 listen_quiet_s: float = 0.5, reply_timeout_s: float = 12.0, final_wait_s: float = 20.0):
+                 listen_quiet_s: float = 0.5, reply_timeout_s: float = 12.0, final_wait_s: float = 20.0,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
         self.base_url = base_url.rstrip("/")
         self.public_url = (public_url or base_url).rstrip("/")
         self.auth_token, self.account_sid = auth_token, account_sid
         self.fast = fast
         self.listen_quiet_s, self.reply_timeout_s, self.final_wait_s = listen_quiet_s, reply_timeout_s, final_wait_s
         self.rest_standin = rest_standin
+        self.clock, self.sleep = clock, sleep  # the caller's time: pacing, playback, timeline
         self.http = requests.Session()
 
     # webhooks ------------------------------------------------------------------------------

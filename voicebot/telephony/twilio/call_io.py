@@ -5,6 +5,7 @@ in real time (at most ``lead_s`` ahead of the caller's ear, so ``clear`` cuts pl
 quickly), then a ``mark`` per prompt. ``clear`` drops queued audio and sends Twilio's ``clear``
 at once. Transfer and hang-up run after the audio queued before them has been sent (so the
 caller hears "connecting you now"), through ``TwilioRest``. ``close`` stops the thread.
+Pacing runs on ``clock`` (injectable: a test can step a virtual clock and watch the frames go).
 """
 from __future__ import annotations
 
@@ -31,18 +32,20 @@ class TwilioCallIO:
     """Bot audio, marks, clear, transfer and hang-up for one Twilio call.
 
     ``send`` is the WebSocket's send function (thread-safe: every send goes through a lock).
-    ``prompt_first_frame_at[label]`` is the monotonic time the first frame of each prompt was
-    sent; ``on_first_frame(label, t)`` is called then (latency measurement).
+    ``prompt_first_frame_at[label]`` is the ``clock`` time the first frame of each prompt was
+    sent; ``on_first_frame(label, t)`` is called then (latency measurement). ``waiting_until``
+    is the clock time the sender is waiting for before its next frame (None when it is not).
     """
 
     def __init__(self, call_sid: str, send: Callable[[str], None], serializer: TwilioSerializer, rest=None,
                  *, lead_s: float = 0.08, on_first_frame: Callable[[str, float], None] | None = None,
-                 on_ended: Callable[[str], None] | None = None):
+                 on_ended: Callable[[str], None] | None = None, clock: Callable[[], float] = time.monotonic):
         self.call_sid = call_sid
         self._send_raw = send
         self._serializer = serializer
         self._rest = rest
         self._lead_s = lead_s
+        self._clock = clock
         self._on_first_frame = on_first_frame
         self._on_ended = on_ended  # called after a successful REST transfer/hangup
         self._send_lock = threading.Lock()
@@ -55,6 +58,7 @@ class TwilioCallIO:
         self.marks_sent: list[str] = []
         self.clears_sent = 0
         self.transfer_ids: list[int] = []
+        self.waiting_until: float | None = None
         self._thread = threading.Thread(target=self._run, name=f"twilio-sender-{call_sid[-8:]}", daemon=True)
         self._thread.start()
 
@@ -123,7 +127,7 @@ class TwilioCallIO:
                 generation = self._generation
             try:
                 if item[0] == "audio":
-                    next_at = self._send_prompt(item[1], item[2], generation, max(next_at, time.monotonic()))
+                    next_at = self._send_prompt(item[1], item[2], generation, max(next_at, self._clock()))
                 else:
                     self._run_action(item[1], item[2])
             except Exception as exc:  # socket gone: the reader side ends the call
@@ -135,10 +139,7 @@ class TwilioCallIO:
         frame_bytes = FRAME_SAMPLES
         sent = 0
         for offset in range(0, len(data), frame_bytes):
-            delay = next_at - self._lead_s - time.monotonic()
-            if delay > 0:
-                with self._cond:  # wakes early on clear/close
-                    self._cond.wait_for(lambda: self._closed or self._generation != generation, timeout=delay)
+            self._wait_until(next_at - self._lead_s, generation)
             frame = data[offset:offset + frame_bytes]
             if len(frame) < frame_bytes:
                 frame = frame + b"\xff" * (frame_bytes - len(frame))  # mu-law silence
@@ -146,10 +147,10 @@ class TwilioCallIO:
             with self._send_lock:
                 if self._closed or self._generation != generation:
                     self.prompt_frames_sent[label] = sent
-                    return time.monotonic()
+                    return self._clock()
                 self._send_raw(message)
             if sent == 0:
-                now = time.monotonic()
+                now = self._clock()
                 self.prompt_first_frame_at[label] = now
                 if self._on_first_frame is not None:
                     self._on_first_frame(label, now)
@@ -158,10 +159,21 @@ class TwilioCallIO:
         self.prompt_frames_sent[label] = sent
         with self._send_lock:
             if self._generation != generation:
-                return time.monotonic()
+                return self._clock()
             self._send_raw(self._serializer.mark(label))
         self.marks_sent.append(label)
         return next_at
+
+    def _wait_until(self, due: float, generation: int) -> None:
+        """Wait until ``due`` on the clock; return early on clear/close (the condition wakes it)."""
+        with self._cond:
+            while not (self._closed or self._generation != generation):
+                delay = due - self._clock()
+                if delay <= 1e-6:  # due (a microsecond early is no matter; float sums are not exact)
+                    break
+                self.waiting_until = due
+                self._cond.wait(timeout=delay)  # re-reads the clock when it wakes
+            self.waiting_until = None
 
     def _run_action(self, name: str, fn: Callable[[], None]) -> None:
         """Run a transfer/hang-up; either way the bot is done with this stream.
