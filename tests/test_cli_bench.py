@@ -24,7 +24,7 @@ def _bench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def report(echo_server):
-    done = _bench("-c", "1", "-n", "1", "--url", echo_server.url, "--json")
+    done = _bench("-c", "1", "-n", "1", "--script", "demo", "--url", echo_server.url, "--json")
     assert done.returncode == 0, done.stderr
     [line] = done.stdout.splitlines()  # one JSON object
     return json.loads(line)
@@ -33,13 +33,14 @@ def report(echo_server):
 def test_bench_calls_json_has_every_documented_number(report, echo_server):
     assert set(report) == {"concurrency", "calls", "calls_ok", "url", "turn_latency_ms", "turns_without_reply",
                            "barge_in_clear_ms", "barge_ins_without_clear", "stages_ms", "cpu_percent_of_one_core",
-                           "max_rss_mb", "wall_s", "first_error", "stagger_s", "session_tuning", "load_average"}
+                           "cpu_s_per_call", "rss_mb", "rss_mb_per_call", "wall_s", "first_error", "stagger_s", "script",
+                           "session_tuning", "load_average"}
     assert (report["concurrency"], report["calls"], report["calls_ok"]) == (1, 1, 1)
-    assert report["url"] == echo_server.url and report["first_error"] == ""
-    assert report["stagger_s"] == 1.5 and report["session_tuning"] == {} and len(report["load_average"]) == 3
-    # a running server: its stages and CPU are not this process's to measure
-    assert report["stages_ms"] == {} and report["cpu_percent_of_one_core"] is None
-    assert report["max_rss_mb"] > 0 and report["wall_s"] > 0
+    assert report["url"] == echo_server.url and report["first_error"] == "" and report["script"] == "demo"
+    assert report["stagger_s"] == 0.3 and report["session_tuning"] == {} and len(report["load_average"]) == 3
+    # a running server: its stages, CPU and memory are not this process's to measure
+    assert report["stages_ms"] == {} and report["cpu_percent_of_one_core"] is None and report["cpu_s_per_call"] is None
+    assert report["rss_mb"] is None and report["rss_mb_per_call"] is None and report["wall_s"] > 0
 
 
 def test_bench_calls_counts_every_turn_of_the_script(report):
@@ -55,14 +56,25 @@ def test_bench_calls_counts_every_turn_of_the_script(report):
 
 def test_bench_report_in_words_carries_the_same_numbers(report):
     text = format_report(report)
-    assert text.splitlines()[0].startswith(f"1/1 calls, 1 concurrent (starts 1.5 s apart), {report['wall_s']} s, server ")
+    assert text.splitlines()[0].startswith(f"1/1 demo calls, 1 concurrent (starts 0.3 s apart), {report['wall_s']} s, server ")
     speech = report["turn_latency_ms"]["speech"]
     assert f"  speech                  2 {speech['p50']:>7.0f} {speech['p95']:>7.0f}" in text
-    assert "(missed: 1)" in text and "turns without a reply: 0" in text
-    assert "process CPU" not in text  # not measured against a running server
+    assert "(missed: 1)" in text and "turns without a reply: 0; holding phrases said: -" in text
+    assert "CPU" not in text  # not measured against a running server
 
 
 def test_tuning_options_with_a_running_server_are_a_usage_error():
     done = _bench("--url", "http://127.0.0.1:1", "--vad", "webrtc", timeout=60)
     assert done.returncode == 2 and "a running server uses its own settings" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_natural_callers_say_sentences_a_number_and_talk_over_a_prompt(echo_server):
+    """The default script: a recorded sentence at the menu, key 1, the order number, a sentence
+    over the next prompt, key 2 (the echo bot answers each turn and never clears on speech)."""
+    done = _bench("-c", "2", "-n", "2", "--url", echo_server.url, "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["script"] == "natural" and report["calls_ok"] == 2 and report["turns_without_reply"] == 0
+    assert {name: stats["n"] for name, stats in report["turn_latency_ms"].items()} == {"speech": 6, "keys": 4, "all": 10}
+    assert report["barge_ins_without_clear"] == 2  # one sentence over a prompt per call
