@@ -241,6 +241,8 @@ def get_call(db: Database, call_sid: str) -> Call | None:
 
 def load_transfer(db: Database, transfer_id: int) -> dict[str, Any] | None:
     """A transfer record with its call's id, caller and transcript, or None (``unreadable`` as in ``load_call``)."""
+    if not 0 < int(transfer_id) < 2**63:  # no such row can exist (and SQLite cannot even compare it)
+        return None
     with db.session() as s:
         record = s.get(TransferRecord, int(transfer_id))
         if record is None:
