@@ -36,7 +36,7 @@ from voicebot.storage import calls
 from voicebot.telephony.twilio.call_io import TwilioCallIO
 from voicebot.telephony.twilio.context import TwilioAppContext
 from voicebot.telephony.twilio.serializer import Connected, Dtmf, Mark, Media, Start, Stop, TwilioSerializer
-from voicebot.telephony.twilio.stream_gate import StreamGate, Ticket
+from voicebot.telephony.twilio.stream_gate import StreamGate
 from voicebot.telephony.twilio.webhooks import stream_url
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def blueprint(state: TwilioAppContext) -> Blueprint:
     @Sock().route("/twilio/media", bp=bp)
     def media_stream(ws) -> None:
         """One call's Media Stream, from ``connected`` to ``stop`` or disconnect."""
-        MediaStreamHandler(ws, state, gate.admit(), gate).run()
+        MediaStreamHandler(ws, state, gate).run()
 
     return bp
 
@@ -85,11 +85,11 @@ def _no_delay(ws) -> None:
 class MediaStreamHandler:
     """The reader loop of one Media Stream and the teardown that always follows it."""
 
-    def __init__(self, ws, state: TwilioAppContext, ticket: Ticket | None = None, gate: StreamGate | None = None):
+    def __init__(self, ws, state: TwilioAppContext, gate: StreamGate):
         self.ws = ws
         _no_delay(ws)
         self.state = state
-        self.ticket, self.gate = ticket or Ticket(-1), gate
+        self.gate, self.ticket = gate, gate.admit()  # waits for its `start` from now on
         self.serializer = TwilioSerializer()
         self.call_sid = "-"
         self.session = None
@@ -220,7 +220,7 @@ class MediaStreamHandler:
         except VoicebotError as exc:
             log.error("call %s: session could not start: %s", start.call_sid, exc)
             return False
-        self._leave_gate()
+        self.gate.release(self.ticket)
         metrics.CALLS_ACTIVE.inc()
         self.counted_active = True
         metrics.CALLS_TOTAL.labels(channel="twilio").inc()
@@ -238,12 +238,8 @@ class MediaStreamHandler:
     def _ended_by_rest(self, action: str) -> None:
         self.ended_by_rest_at = time.monotonic()
 
-    def _leave_gate(self) -> None:
-        if self.gate is not None:
-            self.gate.release(self.ticket)
-
     def _teardown(self, reason: str) -> None:
-        self._leave_gate()
+        self.gate.release(self.ticket)
         if self.io is not None:
             self.io.close()
         if self.counted_active:
