@@ -4,6 +4,7 @@ Used by the privacy tests (consent, redaction, erasure) that look at what was st
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from voicebot.actions import HangUp, Lookup, Say, Transfer
@@ -17,6 +18,25 @@ FLOWS = Path(__file__).resolve().parent.parent / "flows"
 DEMO = load_flow(FLOWS / "retail_demo.yaml")
 RECORDED_LINE = load_flow(FLOWS / "examples" / "recorded_line.yaml")
 _POOL = lookup_pool()
+
+
+def seeded_database(folder: Path):
+    """The demo database in ``folder``, opened as a server opens it (key file, encrypted columns)."""
+    from voicebot.config import Settings
+    from voicebot.storage.keys import open_database
+    from voicebot.storage.seed import seed_demo
+
+    db = open_database(Settings(data_dir=str(folder))).db
+    seed_demo(db)
+    return db
+
+
+@lru_cache(maxsize=None)
+def understander_for(flow):
+    """The flow's understanding layer (trained once per flow in this test run)."""
+    from voicebot.nlu.understander import Understander
+
+    return Understander.from_examples(flow.intents)
 
 
 @dataclass

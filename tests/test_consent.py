@@ -7,16 +7,13 @@ from __future__ import annotations
 import secrets
 
 import pytest
-from dialogue_driver import FLOWS, RECORDED_LINE, TextCall
+from dialogue_driver import FLOWS, RECORDED_LINE, TextCall, seeded_database, understander_for
 from sqlalchemy import select
 
-from voicebot.config import Settings
 from voicebot.errors import FlowError
 from voicebot.flows.loader import load_flow_text
 from voicebot.storage import calls
 from voicebot.storage.consent import remembered_consent
-from voicebot.storage.keys import open_database
-from voicebot.storage.seed import seed_demo
 from voicebot.storage.tables import Call, TransferRecord, Turn
 from voicebot.testing.scenarios import load_scenarios
 
@@ -25,17 +22,14 @@ SCENARIOS = FLOWS / "examples" / "tests" / "recorded_line.yaml"
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
-    opened = open_database(Settings(data_dir=str(tmp_path_factory.mktemp("consent"))))
-    seed_demo(opened.db)
-    yield opened.db
-    opened.db.engine.dispose()
+    database = seeded_database(tmp_path_factory.mktemp("consent"))
+    yield database
+    database.engine.dispose()
 
 
 @pytest.fixture(scope="module")
 def understander():
-    from voicebot.nlu.understander import Understander
-
-    return Understander.from_examples(RECORDED_LINE.intents)
+    return understander_for(RECORDED_LINE)
 
 
 def _phone() -> str:

@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from dialogue_driver import DEMO, RECORDED_LINE, TextCall
+from dialogue_driver import DEMO, RECORDED_LINE, TextCall, understander_for
 from sqlalchemy import select
 
 from voicebot.config import Settings
@@ -36,9 +36,7 @@ TOKEN_START = b"gAAAAA"  # every Fernet token begins so (version byte 0x80, then
 
 @pytest.fixture(scope="module")
 def understanders():
-    from voicebot.nlu.understander import Understander
-
-    return {"demo": Understander.from_examples(DEMO.intents), "recorded": Understander.from_examples(RECORDED_LINE.intents)}
+    return {"demo": understander_for(DEMO), "recorded": understander_for(RECORDED_LINE)}
 
 
 @pytest.fixture()

@@ -10,32 +10,26 @@ import logging
 import secrets
 
 import pytest
-from dialogue_driver import DEMO, RECORDED_LINE, TextCall
+from dialogue_driver import DEMO, RECORDED_LINE, TextCall, seeded_database, understander_for
 
-from voicebot.config import Settings
 from voicebot.errors import FlowError
 from voicebot.flows.loader import load_flow_text
 from voicebot.privacy.logs import RedactionFilter, install_log_redaction
 from voicebot.storage import calls
-from voicebot.storage.keys import open_database
-from voicebot.storage.seed import seed_demo
 
 CARD = "4111 1111 1111 1111"
 
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
-    opened = open_database(Settings(data_dir=str(tmp_path_factory.mktemp("privacy-wiring"))))
-    seed_demo(opened.db)
-    yield opened.db
-    opened.db.engine.dispose()
+    database = seeded_database(tmp_path_factory.mktemp("privacy-wiring"))
+    yield database
+    database.engine.dispose()
 
 
 @pytest.fixture(scope="module")
 def understanders():
-    from voicebot.nlu.understander import Understander
-
-    return {"demo": Understander.from_examples(DEMO.intents), "recorded": Understander.from_examples(RECORDED_LINE.intents)}
+    return {"demo": understander_for(DEMO), "recorded": understander_for(RECORDED_LINE)}
 
 
 def _sid() -> str:
