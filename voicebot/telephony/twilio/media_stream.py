@@ -170,13 +170,22 @@ class MediaStreamHandler:
         return ""
 
     def _refuse(self, reason: str) -> str:
-        """Close a socket that did not (validly) start, saying why; the reason."""
+        """Close a socket that did not (validly) start, saying why; the reason.
+
+        The TCP connection is shut down for reading and writing right after the close frame: a
+        silent peer would otherwise make the server's own graceful close wait for it (gunicorn's
+        gthread worker lingers up to 2 s per connection on its main thread, which stalled every
+        new connection while an attacker's sockets were being closed)."""
         metrics.ERRORS.labels(where="stream_refused").inc()
         log.warning("call %s: media socket from %s closed: %s", self.call_sid,
                     getattr(self.ws, "environ", {}).get("REMOTE_ADDR"), reason)
         try:
             self.ws.close(POLICY_VIOLATION, reason)
         except (ConnectionClosed, OSError):
+            pass
+        try:
+            self.ws.sock.shutdown(socket.SHUT_RDWR)
+        except (AttributeError, OSError):
             pass
         return reason
 
