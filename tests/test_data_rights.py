@@ -183,3 +183,17 @@ def test_the_privacy_commands(world, understanders, tmp_path):
     rekeyed = _cli(data_dir, "rekey")
     assert rekeyed.returncode == 0, rekeyed.stderr
     assert json.loads(rekeyed.stdout)["unreadable"] == []
+
+
+def test_the_web_app_purges_expired_data_when_it_starts(world, understanders, tmp_path):
+    from voicebot.testing.echo_session import EchoSession
+    from voicebot.web.app import create_app
+
+    settings, db = world
+    old, recent = _ana_calls(db, understanders)
+    with db.session() as s:
+        call = s.scalar(select(Call).where(Call.call_sid == old))
+        for turn in s.scalars(select(Turn).where(Turn.call_id == call.id)):
+            turn.created_at -= timedelta(days=31)
+    create_app(settings, session_factory=EchoSession)
+    assert calls.load_call(db, old)["transcript"] == [] and calls.load_call(db, recent)["transcript"]

@@ -144,3 +144,22 @@ def test_the_validator_refuses_a_sensitive_slot_said_back_or_prefilled(extra, go
         load_flow_text(SENSITIVE_FLOW.format(extra=extra, goodbye=goodbye))
     assert any(problem in p.message for p in error.value.problems), error.value.problems
     load_flow_text(SENSITIVE_FLOW.format(extra="", goodbye="Goodbye."))  # the same flow without it is fine
+
+
+def test_speech_holding_a_callers_data_is_never_cached_on_disk(tmp_path):
+    from voicebot.actions import Say
+    from voicebot.config import Settings
+    from voicebot.session.pipeline import Pipeline
+    from voicebot.tts.cache import CachingTTS
+    from voicebot.tts.pyttsx3 import Pyttsx3TTS
+
+    cache_dir = tmp_path / "tts-cache"
+    pipeline = Pipeline(Settings(data_dir=str(tmp_path)), asr=None, tts=CachingTTS(Pyttsx3TTS(), disk_dir=cache_dir),
+                        flow_store=None, data_sources=None)
+    fixed = "Welcome to Acme."  # a prompt of the demo flow without variables
+    assert len(pipeline.speak(Say(fixed), flow=DEMO)) > 0
+    assert len(list(cache_dir.glob("*.wav"))) == 1
+    personal = pipeline.speak(Say("Hi Ana, welcome back to Acme."), flow=DEMO)  # rendered from {customer.first_name}
+    assert len(personal) > 0 and len(list(cache_dir.glob("*.wav"))) == 1
+    again = pipeline.speak(Say("Hi Ana, welcome back to Acme."), flow=DEMO)  # still cached, in memory
+    assert again is not None and pipeline.tts.stats.memory_hits >= 1
