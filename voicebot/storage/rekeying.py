@@ -44,8 +44,8 @@ def _refresh_hashes(db: Database, row_class, phone_column: str, hash_column: str
                 phone = getattr(row, phone_column)
                 if isinstance(phone, UnreadableValue):
                     continue
-                wanted = phone_hash(db, phone)
-                if getattr(row, hash_column) != wanted and (wanted is not None or row_class is Call):
+                wanted = phone_hash(db, phone)  # None only for a call without a caller number
+                if getattr(row, hash_column) != wanted:
                     setattr(row, hash_column, wanted)
                     changed += 1
         if not rows:
