@@ -63,11 +63,13 @@ def _event_time(value: str) -> datetime | None:
     return moment.replace(tzinfo=moment.tzinfo or timezone.utc) if moment else None
 
 
-def _int_or_none(value: str) -> int | None:
+def _sequence(value: str) -> int | None:
+    """Twilio's ``SequenceNumber`` (0, 1, 2, ...); None when absent or not a plausible one."""
     try:
-        return int(value) if value else None
+        number = int(value) if value else None
     except ValueError:
         return None
+    return number if number is not None and 0 <= number < 2**31 else None
 
 
 def blueprint(state: TwilioAppContext) -> Blueprint:
@@ -120,7 +122,7 @@ def blueprint(state: TwilioAppContext) -> Blueprint:
             if fired is not None and (datetime.now(timezone.utc) - fired).total_seconds() > STALE_AFTER_S:
                 raise ReplayedRequestError(f"status callback for call {call_sid} fired at {fired.isoformat()}: stale")
             known = calls.record_status(state.db, call_sid, call_status, duration,
-                                        sequence=_int_or_none(request.form.get("SequenceNumber", "")))
+                                        sequence=_sequence(request.form.get("SequenceNumber", "")))
         except ReplayedRequestError as exc:
             return _replayed("status", exc)
         metrics.WEBHOOKS.labels(route="status", outcome="ok" if known else "unknown_call").inc()
