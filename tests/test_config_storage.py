@@ -178,14 +178,17 @@ def test_deleting_a_call_deletes_its_turns(database):
 
 
 def test_customers_and_orders(database):
-    phone = "+1555" + secrets.token_hex(3)
+    from voicebot.storage.phones import phone_hash
+
+    phone = "+1555" + str(secrets.randbelow(10**7)).zfill(7)
     with database.session() as s:
-        customer = Customer(phone=phone, name="Ada")
+        customer = Customer(phone=phone, phone_hash=phone_hash(database, phone), name="Ada")
         customer.orders.append(Order(number="A" + secrets.token_hex(4), status="shipped", item="kettle", total=30.5))
         s.add(customer)
-    with database.session() as s:
-        customer = s.scalars(select(Customer).where(Customer.phone == phone)).one()
+    with database.session() as s:  # found by the keyed hash of the number, never by the encrypted value
+        customer = s.scalars(select(Customer).where(Customer.phone_hash == phone_hash(database, phone))).one()
         assert customer.tier == "standard" and customer.orders[0].status == "shipped"
+        assert (customer.phone, customer.name) == (phone, "Ada")
 
 
 def test_sqlite_uses_wal_and_foreign_keys(tmp_path):

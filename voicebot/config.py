@@ -9,11 +9,16 @@ import os
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from voicebot.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Development defaults: public in the source, so never good enough for a server others can reach.
+DEV_ACCOUNT_SID = "AC00000000000000000000000000000000"
+DEV_AUTH_TOKEN = "dev-auth-token"
+DEV_SECRET_KEY = "dev-secret-key-change-me"
 
 ENV_VARS = {
     "twilio_account_sid": "TWILIO_ACCOUNT_SID",
@@ -32,6 +37,13 @@ ENV_VARS = {
     "asr_workers": "VOICEBOT_ASR_WORKERS",
     "asr_timeout_s": "VOICEBOT_ASR_TIMEOUT_S",
     "transfer_number": "VOICEBOT_TRANSFER_NUMBER",
+    "host": "VOICEBOT_HOST",
+    "trusted_proxies": "VOICEBOT_TRUSTED_PROXIES",
+    "require_stream_signature": "VOICEBOT_REQUIRE_STREAM_SIGNATURE",
+    "retain_transcripts_days": "VOICEBOT_RETAIN_TRANSCRIPTS_DAYS",
+    "retain_transfers_days": "VOICEBOT_RETAIN_TRANSFERS_DAYS",
+    "retain_calls_days": "VOICEBOT_RETAIN_CALLS_DAYS",
+    "retain_consents_days": "VOICEBOT_RETAIN_CONSENTS_DAYS",
 }
 
 
@@ -40,13 +52,13 @@ class Settings(BaseModel):
 
     model_config = {"frozen": True, "extra": "forbid"}
 
-    twilio_account_sid: str = "AC00000000000000000000000000000000"
-    twilio_auth_token: str = "dev-auth-token"
+    twilio_account_sid: str = DEV_ACCOUNT_SID
+    twilio_auth_token: str = DEV_AUTH_TOKEN
     twilio_api_base_url: str = ""  # empty: Twilio's real API; tests point it at a local stand-in
     public_url: str = ""  # the URL Twilio sees; empty: derived from each request
     database_url: str = ""  # empty: SQLite under data_dir
     redis_url: str = ""
-    secret_key: str = "dev-secret-key-change-me"
+    secret_key: str = DEV_SECRET_KEY
     agent_password: str = ""  # empty: agent pages answer only requests from this machine
     encryption_key: str = ""
     flow_path: str = str(PROJECT_ROOT / "flows" / "retail_demo.yaml")
@@ -56,6 +68,16 @@ class Settings(BaseModel):
     asr_workers: int = 2  # recogniser processes (one CPU core each); 0: decode in the serving process
     asr_timeout_s: float = 8.0  # a decode running longer is killed (its worker replaced) and the caller asked again
     transfer_number: str = "+15550100000"
+    host: str = "127.0.0.1"  # where `voicebot serve` listens; another address needs real credentials
+    trusted_proxies: int = Field(0, ge=0, le=5)  # reverse proxies in front whose X-Forwarded-* headers count
+    require_stream_signature: bool = False  # refuse Media Stream handshakes without Twilio's signature
+    stream_start_timeout_s: float = Field(5.0, gt=0)  # a media socket without a valid `start` by then is closed
+    max_waiting_streams: int = Field(8, ge=1)  # media sockets waiting for `start` at once (each holds a thread)
+    # Retention, in days, per kind of data (0: kept until erased). `voicebot privacy purge`.
+    retain_transcripts_days: int = Field(30, ge=0)  # the lines of each call (turns)
+    retain_transfers_days: int = Field(30, ge=0)  # the context stored for the agent
+    retain_calls_days: int = Field(365, ge=0)  # the call record itself: times, outcome, caller
+    retain_consents_days: int = Field(365, ge=0)  # a caller's remembered recording decision
 
     @property
     def effective_database_url(self) -> str:
@@ -63,6 +85,13 @@ class Settings(BaseModel):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{Path(self.data_dir) / 'voicebot.db'}"
+
+
+    def development_credentials(self) -> list[str]:
+        """The settings still at their public development values (empty when none is)."""
+        dev = {"TWILIO_AUTH_TOKEN": self.twilio_auth_token == DEV_AUTH_TOKEN,
+               "VOICEBOT_SECRET_KEY": self.secret_key == DEV_SECRET_KEY}
+        return [name for name, is_dev in dev.items() if is_dev]
 
 
 def load_settings(toml_path: str | os.PathLike | None = None, **overrides) -> Settings:

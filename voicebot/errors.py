@@ -56,6 +56,10 @@ class TelephonyError(VoicebotError):
     """A telephony protocol error (bad webhook, bad Media Streams message, REST failure)."""
 
 
+class ReplayedRequestError(TelephonyError):
+    """A correctly signed request that was already handled, or is too old to be a real one."""
+
+
 class LookupFailedError(VoicebotError):
     """A flow data source failed or timed out at run time."""
 

@@ -51,7 +51,8 @@ def schema():
 @flows.command(help="Run conversation tests (YAML scenarios) in DIR or one FILE; exit 1 on failure.")
 @click.argument("target", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per scenario.")
-@click.option("--database", default="", help="Database URL for lookups (default: a fresh seeded demo SQLite).")
+@click.option("--database", default="", help="Database URL for lookups, opened with the configured encryption key "
+              "(default: a fresh seeded demo SQLite).")
 @click.option("--asr", "asr_name", default="auto", show_default=True, help="Recogniser for audio turns.")
 def test(target: str, as_json: bool, database: str, asr_name: str):
     for var, value in (("OMP_NUM_THREADS", "1"), ("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1")):
@@ -60,13 +61,17 @@ def test(target: str, as_json: bool, database: str, asr_name: str):
     from voicebot.testing.conversations import ConversationRunner
     from voicebot.testing.scenarios import load_scenarios, scenario_files
     from voicebot.nlu.understander import Understander
+    from voicebot.config import load_settings
     from voicebot.storage.db import Database
+    from voicebot.storage.keys import open_database
     from voicebot.storage.seed import seed_demo
 
     files = scenario_files(target)
     with tempfile.TemporaryDirectory(prefix="voicebot-flows-test-") as tmp:
-        db = Database(database or f"sqlite:///{Path(tmp) / 'demo.db'}")
-        if not database:
+        if database:  # a real database: its data opens only with its key
+            db = open_database(load_settings(database_url=database)).db
+        else:
+            db = Database(f"sqlite:///{Path(tmp) / 'demo.db'}")
             seed_demo(db)
 
         def load_asr():  # in this process: a short run does not pay for starting recogniser workers
@@ -103,11 +108,9 @@ def test(target: str, as_json: bool, database: str, asr_name: str):
 
 def _database():
     from voicebot.config import load_settings
-    from voicebot.storage.db import Database
+    from voicebot.storage.keys import open_database
 
-    db = Database(load_settings().effective_database_url)
-    db.create_all()
-    return db
+    return open_database(load_settings()).db
 
 
 def _flow_name(file: str) -> str:

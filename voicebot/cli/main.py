@@ -35,7 +35,7 @@ HELP = {
     "flows": "Validate and test call flows.",
     "models": "List and download offline models.",
     "bench": "Benchmarks: latency, accuracy, throughput.",
-    "privacy": "Redact personal data from text.",
+    "privacy": "Redact text; purge, export, erase and re-encrypt stored personal data.",
 }
 
 

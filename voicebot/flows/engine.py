@@ -5,18 +5,19 @@ No I/O, no clock, no randomness: the time of day comes in ``CallStarted.params["
 after a ``Lookup`` action. The input state is never modified; ``FlowState`` is plain data that
 round-trips through JSON so a call can move between workers.
 
-Each caller turn at a listening node (menu, ask, survey) goes, in order, to: the agent
+Each caller turn at a listening node (menu, ask, survey, consent) goes, in order, to: the agent
 handler, the frustration handler, the node's own answers, the goodbye handler; what none of
 them takes counts as a no-match. Silence and no-match are counted per node and reset when the call moves on.
 A menu option or handler reached by speech passes that turn on: the first ``prefill`` ask node
 entered in the same step takes its value from those words instead of asking.
+A consent node sets ``consent`` (true/false) from a yes/no, or skips its question when the
+runner passed the caller's remembered decision; no answer counts as a no. A sensitive ask
+node's turns appear as ``[sensitive]`` and its slot never travels with a transfer.
 """
 from __future__ import annotations
 
 import copy
 import re
-from datetime import datetime
-from typing import Any
 
 from voicebot.actions import Action, HangUp, Lookup, Say, Transfer
 from voicebot.events import CallEnded, CallStarted, DtmfPressed, LookupCompleted, LookupFailed, NoInput, Utterance
@@ -25,12 +26,11 @@ from voicebot.flows.expressions import evaluate, render
 from voicebot.flows.listen import listen_for
 from voicebot.flows.state import TRANSCRIPT_LINES, FlowState
 from voicebot.flows.slots import extract, score, value_in_words
+from voicebot.flows.variables import SENSITIVE_TEXT, builtin_variables, flow_facts, is_sensitive_turn
 from voicebot.vocabulary import yes_or_no
-from voicebot.flows.validate import BUILTIN_VARIABLES
 
 MAX_NODES_PER_STEP = 100  # a runaway loop becomes a transfer, never a hang
 CALM_AT = 0.5  # frustration at which the bot speaks in a calm style
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def step(flow, state: FlowState | None, event) -> tuple[FlowState, list[Action]]:
@@ -58,23 +58,6 @@ def step(flow, state: FlowState | None, event) -> tuple[FlowState, list[Action]]
     elif isinstance(event, (Utterance, DtmfPressed)) and st.waiting in ("input", "confirm"):
         _caller_turn(flow, st, event, actions)
     return st, actions
-
-
-def builtin_variables(model: s.FlowModel, event: CallStarted) -> dict[str, Any]:
-    """The variables every call starts with (see ``validate.BUILTIN_VARIABLES``)."""
-    variables = {name: None for name in BUILTIN_VARIABLES}
-    variables.update(caller=event.caller, channel=event.channel, call_id=event.call_id, frustration=0.0, emotion="neutral")
-    local = event.params.get("local_time")
-    if isinstance(local, str):
-        try:
-            local = datetime.fromisoformat(local)
-        except ValueError:
-            local = None
-    if isinstance(local, datetime):
-        hours = model.business_hours
-        now, day = local.strftime("%H:%M"), WEEKDAYS[local.weekday()]
-        variables.update(time=now, weekday=day, open_now=day in hours.days and hours.open <= now < hours.close)
-    return variables
 
 
 # -- moving through nodes ---------------------------------------------------------------------
@@ -116,7 +99,12 @@ def _goto(flow, st: FlowState, name: str, actions: list[Action], turn: Utterance
                 continue
             _ask(flow, st, name, node, actions)
             return
-        elif isinstance(node, (s.MenuNode, s.AskNode, s.SurveyNode)):
+        elif isinstance(node, s.ConsentNode) and (not node.ask or node.remember and st.variables["consent"] is not None):
+            if not node.ask:  # an announcement: going on counts as consent
+                _say(st, actions, node.text)
+                st.variables["consent"] = True
+            name = node.next if st.variables["consent"] else (node.on_decline or node.next)
+        elif isinstance(node, (s.MenuNode, s.AskNode, s.SurveyNode, s.ConsentNode)):
             _ask(flow, st, name, node, actions)
             return
         elif isinstance(node, s.TransferNode):
@@ -132,9 +120,13 @@ def _goto(flow, st: FlowState, name: str, actions: list[Action], turn: Utterance
 
 def _ask(flow, st: FlowState, name: str, node, actions: list[Action]) -> None:
     """Say a listening node's question and wait for the caller."""
-    _say(st, actions, node.question if isinstance(node, s.SurveyNode) else node.prompt)
+    _say(st, actions, _question(node))
     st.waiting, st.asked_at = "input", name
     actions.append(listen_for(flow, node))
+
+
+def _question(node) -> str:
+    return node.question if isinstance(node, s.SurveyNode) else node.text if isinstance(node, s.ConsentNode) else node.prompt
 
 
 def _ask_confirmation(flow, st: FlowState, node: s.AskNode, actions: list[Action]) -> None:
@@ -160,31 +152,25 @@ def _upset(st: FlowState) -> bool:
 
 def _transfer(flow, st: FlowState, actions, reason: str, text: str, destination: str | None) -> None:
     _say(st, actions, text)
-    actions.append(Transfer(render(destination or flow.model.transfer_destination, st.variables), reason, _flow_facts(st)))
+    facts = flow_facts(flow.model, st.variables, st.topic, st.asked_at or st.node)
+    actions.append(Transfer(render(destination or flow.model.transfer_destination, st.variables), reason, facts))
     st.ended, st.end_reason, st.waiting = True, "transferred", None
 
-
-def _flow_facts(st: FlowState) -> dict[str, Any]:
-    """What only the flow knows about a call being transferred (``voicebot.handoff.context``
-    builds the agent's whole context from these and the conversation's own lines)."""
-    v = st.variables
-    return {"caller": v.get("caller"), "intent": st.topic or v.get("intent"), "node": st.asked_at or st.node,
-            "slots": {k: val for k, val in v.items() if k not in BUILTIN_VARIABLES},
-            "emotion": v.get("emotion"), "frustration": v.get("frustration")}
 
 # -- caller turns -----------------------------------------------------------------------------
 
 def _caller_turn(flow, st: FlowState, event, actions: list[Action]) -> None:
     model, node = flow.model, flow.nodes[st.node]
     u = event.understanding if isinstance(event, Utterance) else None
-    said = event.text if isinstance(event, Utterance) else f"[keys {event.digits}]"
+    secret = is_sensitive_turn(model, st.node, st.waiting)
+    said = SENSITIVE_TEXT if secret else event.text if isinstance(event, Utterance) else f"[keys {event.digits}]"
     st.transcript = (st.transcript + [{"speaker": "caller", "text": said}])[-TRANSCRIPT_LINES:]
     intent = None
     if u is not None:
         intent = u.intent if u.confidence >= model.intent_threshold else "oos"
         st.variables.update(intent=intent, confidence=u.confidence, emotion=u.emotion, frustration=u.frustration)
     if isinstance(event, Utterance):
-        st.variables["text"] = event.text
+        st.variables["text"] = "" if secret else event.text
     keys = event.digits.rstrip("#") if isinstance(event, DtmfPressed) else None
 
     handlers = model.handlers
@@ -229,6 +215,9 @@ def _node_answer(flow, st: FlowState, node, event, intent: str | None, actions: 
                 st.topic = option.intent or st.topic
                 return option.goto
         return None
+    if isinstance(node, s.ConsentNode):
+        answer = extract("yesno", event) if isinstance(event, DtmfPressed) else _yes_no(event)
+        return None if answer is None else _consent_given(st, node, answer, actions)
     if isinstance(node, s.SurveyNode):
         value = score(event, node.scale)
         if value is None:
@@ -266,6 +255,15 @@ def _confirms(node: s.AskNode, event) -> bool:
     return isinstance(event, Utterance) and event.confidence < node.confirm_below
 
 
+def _consent_given(st: FlowState, node: s.ConsentNode, granted: bool, actions: list[Action]) -> str:
+    """Record the caller's decision; the node to go to."""
+    st.variables["consent"] = granted
+    if granted:
+        return node.next
+    _say(st, actions, node.declined_text)
+    return node.on_decline or node.next
+
+
 def _yes_no(event: Utterance) -> bool | None:
     value = extract("yesno", event)
     return value if value is not None else yes_or_no(event.text)
@@ -289,7 +287,7 @@ def _reprompt(flow, st: FlowState, node, apology: str, actions: list[Action], sp
         _say(st, actions, f"{apology} {node.confirm}")
         actions.append(listen_for(flow, node, confirming=True))
         return
-    again = node.question if isinstance(node, s.SurveyNode) else (node.reprompt or node.prompt)
+    again = _question(node) if isinstance(node, (s.SurveyNode, s.ConsentNode)) else (node.reprompt or node.prompt)
     if spoken and isinstance(node, s.AskNode) and node.keypad_prompt:  # speech failed: offer the keypad
         again = node.keypad_prompt
     _say(st, actions, f"{apology} {again}")
@@ -304,6 +302,8 @@ def _no_match(flow, st: FlowState, actions: list[Action], spoken: bool = False) 
         target = getattr(node, "on_fail", None) or (handler.goto if handler else None)
         if isinstance(node, s.SurveyNode):  # a survey is optional: never escalate over it
             target = node.next
+        if isinstance(node, s.ConsentNode):  # no clear answer is no consent; the caller is still served
+            target = _consent_given(st, node, False, actions)
         if target:
             _goto(flow, st, target, actions)
         else:
@@ -319,6 +319,8 @@ def _silence(flow, st: FlowState, actions: list[Action]) -> None:
     if st.silence_count > (handler.reprompts if handler else 2):
         if isinstance(node, s.SurveyNode):  # a survey is optional: a silent caller just leaves
             _goto(flow, st, node.next, actions)
+        elif isinstance(node, s.ConsentNode):  # silence is no consent; the caller is still served
+            _goto(flow, st, _consent_given(st, node, False, actions), actions)
         elif handler:
             _goto(flow, st, handler.goto, actions)
         else:

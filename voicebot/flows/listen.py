@@ -17,7 +17,8 @@ DIGITS_SILENCE_S = 1.0  # callers pause inside a number; the last expected digit
 def listen_for(flow, node, confirming: bool = False) -> Listen:
     """What input the channel should collect for ``node`` (grammar, timeouts, keys)."""
     wait = node.timeout_s
-    if confirming or (isinstance(node, s.AskNode) and node.slot_type == "yesno" and node.grammar == "auto"):
+    if confirming or isinstance(node, s.ConsentNode) or (isinstance(node, s.AskNode) and node.slot_type == "yesno"
+                                                          and node.grammar == "auto"):
         return Listen(grammar="yesno", max_digits=1, start_timeout_s=wait, end_silence_s=SHORT_ANSWER_SILENCE_S, complete_when="yesno")
     if isinstance(node, s.AskNode) and node.slot_type in ("digits", "order_number"):
         grammar = "digits" if node.grammar == "auto" else None

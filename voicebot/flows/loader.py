@@ -19,7 +19,7 @@ from voicebot.flows.validate import check_flow
 from voicebot.flows.yamlsource import YamlSyntaxError, line_of, load_with_lines
 
 _NODE = TypeAdapter(s.Node)
-NODE_TYPES = ("say", "menu", "ask", "lookup", "branch", "set", "transfer", "survey", "hangup")
+NODE_TYPES = ("say", "menu", "ask", "lookup", "branch", "set", "transfer", "survey", "consent", "hangup")
 
 
 @dataclass(frozen=True)

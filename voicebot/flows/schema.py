@@ -1,6 +1,6 @@
 """The flow language: pydantic models of a call-flow YAML file.
 
-A flow is a set of named nodes (say, menu, ask, lookup, branch, set, transfer, survey, hangup),
+A flow is a set of named nodes (say, menu, ask, lookup, branch, set, transfer, survey, consent, hangup),
 the intents the flow understands (with example phrases), global handlers (agent, silence,
 no-match, frustration, goodbye), business hours and declared data sources. Unknown keys are
 errors, so a typo never passes silently. ``flow_json_schema()`` publishes the JSON Schema for
@@ -79,6 +79,8 @@ class AskNode(_Strict):
     prefill: bool = Field(False, description="take a valid value from the caller's words that led here (e.g. 'where is "
                           "my order 4172') and skip the question; digits, order_number, date and amount slots only")
     retries: int | None = Field(None, ge=0, description="invalid answers tolerated; default: handlers.no_match.rephrase")
+    sensitive: bool = Field(False, description="a payment or secret value (card number, PIN): the caller's answer, spoken or "
+                            "keyed, is never stored or logged, and the slot never reaches the agent's context")
     next: str
     on_fail: str | None = Field(None, description="where to go when retries run out; default: handlers.no_match.goto")
 
@@ -146,6 +148,23 @@ class SurveyNode(_Strict):
     next: str
 
 
+class ConsentNode(_Strict):
+    """Announce recording and transcription and (``ask``) ask the caller's consent, yes or no.
+
+    Sets the variable ``consent`` (true / false). A caller who declines is still served, but
+    nothing of the call is recorded. With ``remember`` a caller who decided before (same
+    number) is not asked again. No answer after the reprompts counts as a no."""
+
+    type: Literal["consent"]
+    text: str = Field(description="the announcement, or the question when ask is true")
+    ask: bool = Field(True, description="ask yes/no; false: announce only, and going on counts as consent")
+    remember: bool = Field(True, description="skip the question for a caller whose decision is remembered")
+    declined_text: str = Field("", description="said after a no, e.g. 'Okay, this call will not be recorded.'")
+    timeout_s: float = Field(6.0, gt=0, le=60, description="silence before it counts as no input")
+    next: str
+    on_decline: str | None = Field(None, description="where a caller who declined goes; default: next")
+
+
 class HangupNode(_Strict):
     """Say ``text`` and end the call."""
 
@@ -155,7 +174,7 @@ class HangupNode(_Strict):
 
 
 Node = Annotated[
-    Union[SayNode, MenuNode, AskNode, LookupNode, BranchNode, SetNode, TransferNode, SurveyNode, HangupNode],
+    Union[SayNode, MenuNode, AskNode, LookupNode, BranchNode, SetNode, TransferNode, SurveyNode, ConsentNode, HangupNode],
     Field(discriminator="type"),
 ]
 

@@ -3,7 +3,8 @@
 ``check_flow`` returns every problem it finds (never stops at the first): unknown node
 referenced, unreachable node, variable used before it is set, intent without examples or not
 declared, loop without exit, missing prompt file, unknown data source, bad expressions,
-``prefill`` on a slot type that cannot be taken from other words.
+``prefill`` on a slot type that cannot be taken from other words, a sensitive slot that would be
+said back (and so stored) or prefilled from words already recorded.
 Each problem is (key path in the YAML, human sentence); the loader turns paths into lines.
 """
 from __future__ import annotations
@@ -16,14 +17,15 @@ from typing import get_args
 from voicebot.flows import schema as s
 from voicebot.flows.expressions import FILTERS, expression_names, template_filters, template_names
 
-# Variables every call has (see engine.builtin_variables).
+# Variables every call has (see variables.builtin_variables).
 BUILTIN_VARIABLES = frozenset({
     "caller", "channel", "call_id", "time", "weekday", "open_now",
-    "intent", "text", "confidence", "emotion", "frustration",
+    "intent", "text", "confidence", "emotion", "frustration", "consent",
 })
 # Data sources the runner always provides (voicebot.session.datasources).
 BUILTIN_SOURCES = frozenset({"customer_by_phone", "order_by_number", "orders_by_phone", "recommendations"})
-LISTENING = (s.MenuNode, s.AskNode, s.SurveyNode)
+LISTENING = (s.MenuNode, s.AskNode, s.SurveyNode, s.ConsentNode)
+TEMPLATE_FIELDS = ("text", "prompt", "reprompt", "confirm", "question", "thanks", "filler", "error_text", "declined_text")
 TERMINAL = (s.TransferNode, s.HangupNode)
 
 
@@ -60,6 +62,10 @@ def node_edges(flow: s.FlowModel) -> list[Edge]:
             edges.append(Edge(name, node.default, base + ("default",)))
         elif isinstance(node, s.SurveyNode):
             edges.append(Edge(name, node.next, base + ("next",), frozenset({node.slot})))
+        elif isinstance(node, s.ConsentNode):
+            edges.append(Edge(name, node.next, base + ("next",)))
+            if node.on_decline:
+                edges.append(Edge(name, node.on_decline, base + ("on_decline",)))
         if isinstance(node, LISTENING):
             for key, handler in _handlers(flow):
                 edges.append(Edge(name, handler.goto, ("handlers", key, "goto")))
@@ -95,6 +101,7 @@ def check_flow(flow: s.FlowModel, base_dir: Path | None, known_sources: set[str]
     problems += _check_resources(flow, base_dir, set(known_sources))
     problems += _check_prefill(flow)
     problems += _check_confirmation(flow)
+    problems += _check_sensitive(flow)
     if not graph_checks:
         return problems
     reachable = _reachable(flow.start, edges, nodes)
@@ -157,8 +164,7 @@ def _check_intents(flow: s.FlowModel):
 def _uses(node) -> list[tuple[tuple, set[str], set[str]]]:
     """(field path, names read, names the node itself sets before reading) of one node."""
     out = []
-    templates = {f: getattr(node, f) for f in ("text", "prompt", "reprompt", "confirm", "question", "thanks", "filler", "error_text")
-                 if isinstance(getattr(node, f, None), str)}
+    templates = {f: getattr(node, f) for f in TEMPLATE_FIELDS if isinstance(getattr(node, f, None), str)}
     if isinstance(node, s.SayNode) and node.prompt:
         templates.pop("prompt")  # a file name, not a template
     own = {node.slot} if isinstance(node, (s.AskNode, s.SurveyNode)) else set()
@@ -184,7 +190,7 @@ def _check_variables(flow: s.FlowModel, edges: list[Edge], reachable: set[str]):
                 expression_names(text)
             except ValueError as exc:
                 problems.append((("nodes", name) + field, f"node '{name}': {exc}"))
-        for field in ("text", "prompt", "reprompt", "confirm", "question", "thanks", "filler", "error_text"):
+        for field in TEMPLATE_FIELDS:
             value = getattr(node, field, None)
             if isinstance(value, str):
                 for bad in template_filters(value) - set(FILTERS):
@@ -293,3 +299,20 @@ def _check_prefill(flow: s.FlowModel):
         if isinstance(node, s.AskNode) and node.prefill and node.slot_type not in value_types:
             yield ("nodes", name, "prefill"), (f"node '{name}' has prefill, but a {node.slot_type} slot cannot be taken from "
                                                f"the words that led here; prefill works for {', '.join(value_types)} slots")
+
+
+def _check_sensitive(flow: s.FlowModel):
+    """A sensitive slot is never said back (every prompt is stored in the transcript) and never
+    prefilled (the words it would come from are already recorded)."""
+    secret = {node.slot for node in flow.nodes.values() if isinstance(node, s.AskNode) and node.sensitive}
+    for name, node in flow.nodes.items():
+        if isinstance(node, s.AskNode) and node.sensitive and node.prefill:
+            yield ("nodes", name, "prefill"), (f"node '{name}' is sensitive and has prefill: a sensitive value must come "
+                                               "from its own turn, which is not recorded, not from words already recorded")
+        for field in TEMPLATE_FIELDS:
+            value = getattr(node, field, None)
+            if not isinstance(value, str) or (field == "prompt" and isinstance(node, s.SayNode)):
+                continue
+            for slot in sorted(template_names(value) & secret):
+                yield ("nodes", name, field), (f"node '{name}' says the sensitive slot '{slot}' in its {field}: what the bot "
+                                               "says is stored in the transcript; confirm it without repeating it")

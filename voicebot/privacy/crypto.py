@@ -5,6 +5,9 @@ Promises:
   in the ring, so a new key can be added in front and old data stays readable (rotation without
   downtime); ``rotate`` re-seals a token with the newest key (``voicebot privacy rekey``).
 - Tampered, truncated or foreign ciphertext is refused with ``DecryptionError``, never returned.
+- ``lookup_hash`` gives a keyed hash (HMAC-SHA256 under a key derived from the newest key) for
+  finding rows by a value that is stored encrypted (a customer's phone); ``lookup_hashes`` gives
+  it under every key, so look-ups keep working while a rekey is in progress.
 - Keys come from a ``VOICEBOT_ENCRYPTION_KEY``-style value (one key, or several separated by
   commas/whitespace, newest first) or from a key file under the data directory, created with
   mode 0600 on first start. A malformed key, a key file others can read, or a key file missing
@@ -12,7 +15,9 @@ Promises:
 """
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import os
 import re
 import stat
@@ -20,11 +25,14 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from voicebot.errors import DecryptionError, EncryptionKeyError
 
 KEY_FILE_NAME = "encryption.key"
 _SEPARATORS = re.compile(r"[\s,]+")
+_LOOKUP_INFO = b"voicebot lookup hash v1"  # HKDF context: the lookup key is never the encryption key
 
 
 def generate_key() -> str:
@@ -67,6 +75,7 @@ class Keyring:
         self.keys = list(keys)
         self._fernet = MultiFernet([Fernet(k) for k in self.keys])
         self._newest = Fernet(self.keys[0])
+        self._lookup_keys = [_lookup_key(k) for k in self.keys]
 
     @classmethod
     def from_value(cls, value: str, source: str = "VOICEBOT_ENCRYPTION_KEY") -> "Keyring":
@@ -111,6 +120,15 @@ class Keyring:
             self.decrypt(token, what)  # raises the named error
             raise
 
+    def lookup_hash(self, value: str) -> str:
+        """The keyed hash of ``value`` under the newest key (64 hex characters)."""
+        return self.lookup_hashes(value)[0]
+
+    def lookup_hashes(self, value: str) -> list[str]:
+        """The keyed hash of ``value`` under every key, newest first."""
+        data = value.encode("utf-8")
+        return [hmac.new(key, data, hashlib.sha256).hexdigest() for key in self._lookup_keys]
+
     def opens_any(self, tokens: Iterable[bytes | str]) -> bool:
         """True when some key opens at least one of ``tokens`` (or there are none)."""
         seen = False
@@ -122,6 +140,10 @@ class Keyring:
             except (InvalidToken, TypeError, ValueError):
                 continue
         return not seen
+
+
+def _lookup_key(key: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_LOOKUP_INFO).derive(base64.urlsafe_b64decode(key))
 
 
 def load_keyring(configured: str, data_dir: str | Path, data_exists: bool = False) -> tuple[Keyring, bool]:

@@ -31,6 +31,14 @@ def is_valid_twilio_request(request, auth_token: str, public_url: str = "") -> b
     return validator.validate(public_request_url(request, public_url), request.form, signature)
 
 
+def is_valid_signature(url: str, params: Mapping[str, str], signature: str, auth_token: str) -> bool:
+    """True when ``signature`` is Twilio's for ``url`` and ``params`` (e.g. a Media Stream handshake,
+    which Twilio signs over its ``wss://`` URL with no parameters)."""
+    if not signature or not auth_token:
+        return False
+    return RequestValidator(auth_token).validate(url, dict(params), signature)
+
+
 def sign(url: str, params: Mapping[str, str], auth_token: str) -> str:
     """The ``X-Twilio-Signature`` Twilio would send for a POST of ``params`` to ``url``."""
     return RequestValidator(auth_token).compute_signature(url, dict(params))

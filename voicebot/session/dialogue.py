@@ -7,6 +7,14 @@ outcome, and the handoff to a human (``voicebot.handoff.context``). The voice se
 with recognition, speech and timers; conversation tests (and text channels) drive it directly,
 so both run the same code for everything but sound.
 
+Privacy: what is stored (and handed to an agent) is redacted first (``privacy.redaction``:
+card numbers, phones, emails, ... become ``[TYPE]``; order numbers stay); a caller turn that
+answers a ``sensitive`` ask node is stored as ``[sensitive]``, and the values of sensitive slots
+are masked wherever they would appear. In a flow with a consent node, nothing is written until
+the caller decided (lines wait in memory); a yes writes them, a no (or no decision before the
+call ended) keeps only the call's id, times and outcome (``calls.forget_call_content``). The
+decision is remembered by phone (``storage.consent``) and passed to the flow at the next call.
+
 Single-threaded: one caller turn at a time. Database failures are logged and the conversation
 goes on (a caller should never hear silence because a row could not be written).
 """
@@ -20,8 +28,11 @@ from voicebot.actions import Action, HangUp, Transfer
 from voicebot.audio.wavfile import Audio
 from voicebot.errors import StorageError
 from voicebot.events import CallEnded, CallStarted, NoInput, Utterance
+from voicebot.flows.variables import SENSITIVE_TEXT, is_sensitive_turn, sensitive_slots
 from voicebot.handoff.context import Handoff, TranscriptLine, build_context
+from voicebot.privacy.redaction import redact_text
 from voicebot.storage import calls
+from voicebot.storage.consent import remember_consent, remembered_consent
 from voicebot.storage.customers import customer_by_phone
 from voicebot.storage.db import Database
 
@@ -46,6 +57,12 @@ class Dialogue:
         self.lines: list[TranscriptLine] = []
         self.outcome = "abandoned"
         self.call_id: int | None = None
+        consent_nodes = [node for node in flow.nodes.values() if getattr(node, "type", None) == "consent"]
+        self.consent_asked = bool(consent_nodes)
+        self.remembers_consent = any(node.remember for node in consent_nodes)
+        self.recording: bool | None = None if self.consent_asked else True  # None: not decided yet
+        self._remembered: bool | None = None  # the caller's decision from an earlier call
+        self._pending: list[tuple[str, str, dict]] = []  # lines waiting for the caller's decision
 
     # ---- the conversation ---------------------------------------------------------------------------
     def start(self, params: dict[str, Any] | None = None) -> list[Action]:
@@ -55,6 +72,8 @@ class Dialogue:
         params = dict(params or {})
         if self.now is not None:
             params.setdefault("local_time", self.now().isoformat(timespec="minutes"))
+        if self.remembers_consent and self.caller:
+            self._remembered = params["consent"] = self._store(remembered_consent, self.caller)
         return self.step(CallStarted(self.call_sid, self.caller, self.channel, params))
 
     def understand(self, text: str, audio: Audio | None = None):
@@ -63,19 +82,29 @@ class Dialogue:
         return self.understanding
 
     def heard(self, text: str, understanding, details: dict[str, Any] | None = None) -> int | None:
-        """Record the caller's turn (transcript and database); the stored line's id."""
+        """Record the caller's turn, redacted (transcript and database); the stored line's id, if stored now."""
         u = understanding
+        secret = self.state is not None and is_sensitive_turn(self.flow.model, self.state.node, self.state.waiting)
+        text = SENSITIVE_TEXT if secret else self.private(text)
         self.lines.append(TranscriptLine("caller", text, u.intent if u else None, _now_iso()))
-        if self.call_id is None:
-            return None
-        return self._store(calls.add_turn, self.call_id, "caller", text, intent=u.intent if u else None,
-                           confidence=u.confidence if u else None, frustration=u.frustration if u else None, details=details)
+        return self._record("caller", text, intent=u.intent if u else None, confidence=u.confidence if u else None,
+                            frustration=u.frustration if u else None, details=details)
 
     def said(self, text: str, details: dict[str, Any] | None = None) -> None:
-        """Record a line the bot said."""
+        """Record a line the bot said (redacted)."""
+        text = self.private(text)
         self.lines.append(TranscriptLine("bot", text, None, _now_iso()))
-        if self.call_id is not None:
-            self._store(calls.add_turn, self.call_id, "bot", text, details=details)
+        self._record("bot", text, details=details)
+
+    def private(self, text: str) -> str:
+        """``text`` as it may be stored: PII redacted, values of sensitive slots masked."""
+        text = redact_text(text)
+        variables = self.state.variables if self.state is not None else {}
+        for slot in sensitive_slots(self.flow.model):
+            value = str(variables.get(slot) or "")
+            if len(value) >= 3:
+                text = text.replace(value, SENSITIVE_TEXT)
+        return text
 
     def step(self, event) -> list[Action]:
         """Give ``event`` to the flow; the actions to carry out, in order."""
@@ -84,6 +113,7 @@ class Dialogue:
         if isinstance(event, NoInput):
             self.tracker.note_silence(event.waited_s)
         self.state, actions = step(self.flow, self.state, event)
+        self._consent_decided(self.state.variables.get("consent"))
         return actions
 
     def hear(self, text: str, confidence: float = 1.0, audio: Audio | None = None) -> list[Action]:
@@ -107,21 +137,52 @@ class Dialogue:
         lines, the flow's facts, the customer), store it, and return what the channel needs."""
         self.outcome = "transferred"
         destination = self.transfer_number if transfer.destination == AGENT else transfer.destination
-        transfer = Transfer(destination, transfer.reason, transfer.context)
-        customer = self._customer()
+        facts = dict(transfer.context or {})
+        facts["slots"] = _redacted_values(facts.get("slots") or {})  # sensitive slots never got here (the engine)
+        transfer = Transfer(destination, transfer.reason, facts)
         context = build_context(transfer, call_sid=self.call_sid, caller=self.caller, channel=self.channel,
-                                transcript=self.lines, understanding=self.understanding, customer=customer)
+                                transcript=self.lines, understanding=self.understanding, customer=self._customer())
         record_id = None
-        if self.call_id is not None:  # without the record the caller still reaches a human
+        if self.call_id is not None and self.recording:  # without the record the caller still reaches a human
             record_id = self._store(calls.save_transfer, self.call_sid, destination, transfer.reason, context)
+        elif self.call_id is not None:  # no consent: the agent gets the context live, nothing is stored
+            self._store(calls.mark_transferred, self.call_id)
         return Handoff(destination, transfer.reason, context, record_id)
 
     def end(self, reason: str) -> None:
-        """The conversation is over (``reason``: hangup, error, ...): tell the flow, record the outcome."""
+        """The conversation is over (``reason``: hangup, error, ...): tell the flow, record the outcome.
+        A caller who never decided about recording counts as having declined."""
         if self.state is not None:
             self.step(CallEnded(reason))
+        if self.recording is None:
+            self._consent_decided(False, remember=False)
         if self.call_id is not None:
             self._store(calls.end_call, self.call_id, self.outcome, reason)
+
+    # ---- consent and recording ----------------------------------------------------------------------
+    def _consent_decided(self, granted: bool | None, remember: bool = True) -> None:
+        """Act on the caller's decision once: write the waiting lines, or keep only the minimum."""
+        if not self.consent_asked or granted is None or granted == self.recording:
+            return
+        self.recording = granted
+        pending, self._pending = self._pending, []
+        if self.call_id is not None:
+            if granted:
+                self._store(calls.set_consent, self.call_id, True)
+                for speaker, text, fields in pending:
+                    self._store(calls.add_turn, self.call_id, speaker, text, **fields)
+            else:
+                self._store(calls.forget_call_content, self.call_id)
+        if remember and self.remembers_consent and self.caller and granted != self._remembered:
+            self._store(remember_consent, self.caller, granted)
+
+    def _record(self, speaker: str, text: str, **fields) -> int | None:
+        if self.call_id is None or self.recording is False:
+            return None
+        if self.recording is None:
+            self._pending.append((speaker, text, fields))
+            return None
+        return self._store(calls.add_turn, self.call_id, speaker, text, **fields)
 
     # ---- helpers --------------------------------------------------------------------------------------
     def _customer(self) -> dict[str, Any]:
@@ -138,6 +199,17 @@ class Dialogue:
         except StorageError as exc:
             log.error("call %s: %s failed: %s", self.call_sid, write.__name__, exc)
             return None
+
+
+def _redacted_values(value: Any) -> Any:
+    """``value`` with every text inside it redacted (dicts and lists walked)."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: _redacted_values(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redacted_values(v) for v in value]
+    return value
 
 
 def _now_iso() -> str:

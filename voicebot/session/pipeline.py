@@ -27,7 +27,9 @@ from voicebot.session.lookups import lookup_pool
 from voicebot.session.recognition import grammar_for
 from voicebot.session.settings import SessionSettings
 from voicebot.storage.db import Database
+from voicebot.storage.keys import open_database
 from voicebot.tts.base import TTS
+from voicebot.tts.cache import CachingTTS
 
 # Constraints for torch/librosa work (see DESIGN.md); defaults only, the environment wins.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -59,6 +61,7 @@ class Pipeline:
     # recogniser. Early decodes are quick-window only, ~0.1-0.2 s each.
     speculation_slots: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(2))
     _understanders: dict = field(default_factory=dict)
+    _fixed_texts: dict = field(default_factory=dict)  # flow sha -> its prompts without variables
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def current_flow(self):
@@ -86,7 +89,8 @@ class Pipeline:
         """The 8 kHz int16 audio of a ``Say``: its recorded prompt file, or TTS of its text.
 
         ``calm`` (or ``say.style == "calm"``) uses the TTS "calm" delivery: slower and lower,
-        for upset callers. The Say's own ``voice``/``rate`` win over the style's.
+        for upset callers. The Say's own ``voice``/``rate`` win over the style's. Only the flow's
+        fixed prompts reach the TTS disk cache: a text filled with a caller's data stays in memory.
         """
         from voicebot.tts.prompts import load_prompt
         from voicebot.tts.registry import delivery_for
@@ -96,7 +100,18 @@ class Pipeline:
         style = "calm" if calm or say.style == "calm" else None
         delivery = delivery_for(style).as_kwargs()
         delivery.update({k: v for k, v in (("voice", say.voice), ("rate", say.rate)) if v is not None})
+        if isinstance(self.tts, CachingTTS) and say.text not in self._fixed(flow):
+            delivery["private"] = True
         return self.tts.synthesize(say.text, **delivery).at_rate(8000).pcm
+
+    def _fixed(self, flow) -> frozenset[str]:
+        if flow is None:
+            return frozenset()
+        key = getattr(flow, "sha256", id(flow))
+        with self._lock:
+            if key not in self._fixed_texts:
+                self._fixed_texts = {key: frozenset(fixed_prompts(flow))}  # only the live version is kept
+            return self._fixed_texts[key]
 
     def close(self) -> None:
         self.lookup_pool.shutdown(wait=False, cancel_futures=True)
@@ -116,8 +131,10 @@ def build_pipeline(settings: Settings, *, warm: bool = True, voice_emotion: bool
         from voicebot.asr.registry import load_asr
         from voicebot.tts.registry import load_tts
 
-        db = Database(settings.effective_database_url)
-        db.create_all()
+        opened = open_database(settings)
+        if opened.key_file_created:
+            log.warning("generated a new encryption key in %s: back it up apart from the database", opened.key_file_created)
+        db = opened.db
         flow_store = FlowStore(settings.flow_path, db)  # reloads on change, saves every version for rollback
         pipeline = Pipeline(
             settings=settings,
@@ -148,7 +165,7 @@ def warm_up(pipeline: Pipeline) -> None:
     for text in prompts:
         for style in (None, "calm"):  # upset callers hear the calm delivery of the same prompts
             try:
-                sample = pipeline.speak(Say(text, style=style))
+                sample = pipeline.speak(Say(text, style=style), flow=flow)
             except Exception as exc:  # a prompt that cannot render now fails again, visibly, in the call
                 log.warning("cannot pre-render prompt %r: %s", text, exc)
     log.info("warm-up: %d fixed prompts %.1f s", len(prompts), time.perf_counter() - started)

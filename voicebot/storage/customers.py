@@ -1,7 +1,8 @@
 """Customers and their orders: the queries flows and the session need (caller lookup by phone,
-orders by number or phone, recommendations from past purchases). One phone normalisation for
-every lookup. Each function opens its own short transaction and returns plain dicts (JSON-able,
-ready for a flow's variables), never ORM objects.
+orders by number or phone, recommendations from past purchases). Phones are found by their
+keyed hash (``storage.phones``: one normalisation for every lookup). Each function opens its own
+short transaction and returns plain dicts (JSON-able, ready for a flow's variables), never ORM
+objects.
 """
 from __future__ import annotations
 
@@ -11,37 +12,39 @@ from collections import Counter
 from sqlalchemy import select
 
 from voicebot.storage.db import Database
+from voicebot.storage.encrypted import readable
+from voicebot.storage.phones import normalise_phone, phone_hashes
 from voicebot.storage.tables import Customer, Order
 
+__all__ = ["customer_by_phone", "find_customer", "normalise_phone", "order_dict", "order_by_number", "orders_by_phone", "recommendations"]
 
-def normalise_phone(phone: str) -> str:
-    """Digits with a leading + (E.164 style): '(555) 000-1111' and '+1 555 000 1111' compare equal
-    when the country code is given; a 10-digit number is taken as North American (+1)."""
-    digits = re.sub(r"\D", "", phone or "")
-    if len(digits) == 10:
-        digits = "1" + digits
-    return f"+{digits}" if digits else ""
+
+def find_customer(session, db: Database, phone: str) -> Customer | None:
+    """The customer row whose phone is ``phone`` (any format), in ``session``; None if none."""
+    hashes = phone_hashes(db, phone)
+    return session.scalar(select(Customer).where(Customer.phone_hash.in_(hashes))) if hashes else None
 
 
 def _customer_dict(customer: Customer) -> dict:
+    name = readable(customer.name, "")
     return {
-        "found": True, "id": customer.id, "name": customer.name, "first_name": customer.name.split()[0],
-        "phone": customer.phone, "email": customer.email, "tier": customer.tier,
+        "found": True, "id": customer.id, "name": name, "first_name": (name.split() or [""])[0],
+        "phone": readable(customer.phone, ""), "email": readable(customer.email, ""), "tier": customer.tier,
     }
 
 
-def _order_dict(order: Order) -> dict:
+def order_dict(order: Order) -> dict:
     return {
         "found": True, "number": order.number, "status": order.status, "item": order.item,
         "category": order.category, "total": order.total, "eta": order.eta,
-        "customer_name": order.customer.name if order.customer else "",
+        "customer_name": readable(order.customer.name, "") if order.customer else "",
     }
 
 
 def customer_by_phone(db: Database, phone: str) -> dict:
     """The customer with this phone number, or ``{"found": False}``."""
     with db.session() as session:
-        customer = session.scalar(select(Customer).where(Customer.phone == normalise_phone(phone)))
+        customer = find_customer(session, db, phone)
         return _customer_dict(customer) if customer else {"found": False, "phone": normalise_phone(phone)}
 
 
@@ -50,17 +53,17 @@ def order_by_number(db: Database, number: str) -> dict:
     number = re.sub(r"\D", "", str(number))
     with db.session() as session:
         order = session.scalar(select(Order).where(Order.number == number))
-        return _order_dict(order) if order else {"found": False, "number": number}
+        return order_dict(order) if order else {"found": False, "number": number}
 
 
 def orders_by_phone(db: Database, phone: str) -> dict:
     """All orders of the customer with this phone number, newest first."""
     with db.session() as session:
-        customer = session.scalar(select(Customer).where(Customer.phone == normalise_phone(phone)))
+        customer = find_customer(session, db, phone)
         if customer is None:
             return {"found": False, "count": 0, "orders": []}
         orders = sorted(customer.orders, key=lambda o: o.placed_at, reverse=True)
-        return {"found": bool(orders), "count": len(orders), "orders": [_order_dict(o) for o in orders]}
+        return {"found": bool(orders), "count": len(orders), "orders": [order_dict(o) for o in orders]}
 
 
 def recommendations(db: Database, phone: str, limit: int = 2) -> dict:
@@ -69,7 +72,7 @@ def recommendations(db: Database, phone: str, limit: int = 2) -> dict:
     callers without a match. ``items`` is a phrase ready to speak ("a and b")."""
     with db.session() as session:
         all_orders = session.scalars(select(Order)).all()
-        customer = session.scalar(select(Customer).where(Customer.phone == normalise_phone(phone)))
+        customer = find_customer(session, db, phone)
         mine = [o for o in all_orders if customer and o.customer_id == customer.id]
         owned = {o.item for o in mine}
         categories = {o.category for o in mine}

@@ -3,8 +3,10 @@
 Values are sealed with the newest key of a ``Keyring`` on the way in and opened on the way
 out; the database only ever holds Fernet tokens (ASCII text), never the plaintext. ``None``
 stays SQL NULL. The keyring is not known when tables are declared, so each column takes a
-``KeyringSlot`` that start-up fills once (``slot.set(keyring)``); using a column before that is
-an ``EncryptionKeyError``.
+``KeyringSlot``: ``with slot.bound(keyring):`` makes the columns use ``keyring`` in this thread
+(``Database.session`` binds its own, so several databases with different keys can live in one
+process); ``slot.set(keyring)`` sets the keyring used where none is bound. Using a column
+without either is an ``EncryptionKeyError``.
 
 A value no key opens raises ``DecryptionError`` naming the column (``label``). With
 ``on_error="placeholder"`` it reads as an ``UnreadableValue`` instead, so a repository can
@@ -13,7 +15,9 @@ report that row and still serve the others.
 from __future__ import annotations
 
 import json
-from typing import Any
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Iterator
 
 from sqlalchemy.types import Text, TypeDecorator
 
@@ -26,11 +30,24 @@ class KeyringSlot:
 
     def __init__(self, keyring: Keyring | None = None):
         self._keyring = keyring
+        self._bound: ContextVar[Keyring | None] = ContextVar(f"keyring-slot-{id(self)}", default=None)
 
     def set(self, keyring: Keyring) -> None:
         self._keyring = keyring
 
+    @contextmanager
+    def bound(self, keyring: Keyring) -> Iterator[None]:
+        """Inside the block (this thread / context only) the columns use ``keyring``."""
+        token = self._bound.set(keyring)
+        try:
+            yield
+        finally:
+            self._bound.reset(token)
+
     def get(self) -> Keyring:
+        bound = self._bound.get()
+        if bound is not None:
+            return bound
         if self._keyring is None:
             raise EncryptionKeyError("no encryption key loaded: start-up must load the keyring "
                                      "(VOICEBOT_ENCRYPTION_KEY or the key file) before using the database")
@@ -38,7 +55,8 @@ class KeyringSlot:
 
 
 class UnreadableValue(str):
-    """Stands in for a value no key could open (``on_error="placeholder"``); ``error`` says why."""
+    """Stands in for a value no key could open (``on_error="placeholder"``); ``error`` says why.
+    ``readable(value, default)`` turns it into ``default``."""
 
     def __new__(cls, error: DecryptionError):
         value = super().__new__(cls, "[unreadable]")
@@ -46,7 +64,14 @@ class UnreadableValue(str):
         return value
 
 
-class _Encrypted(TypeDecorator):
+def readable(value: Any, default: Any = None) -> Any:
+    """``value``, or ``default`` when it is an ``UnreadableValue``."""
+    return default if isinstance(value, UnreadableValue) else value
+
+
+class EncryptedType(TypeDecorator):
+    """The base of the encrypted column types (seals on bind, opens on read)."""
+
     impl = Text
     cache_ok = True
 
@@ -78,7 +103,7 @@ class _Encrypted(TypeDecorator):
             raise
 
 
-class EncryptedText(_Encrypted):
+class EncryptedText(EncryptedType):
     """A text column stored encrypted."""
 
     cache_ok = True
@@ -92,7 +117,7 @@ class EncryptedText(_Encrypted):
         return text
 
 
-class EncryptedJSON(_Encrypted):
+class EncryptedJSON(EncryptedType):
     """A JSON column (dicts, lists, numbers, text) stored encrypted as one token."""
 
     cache_ok = True

@@ -3,7 +3,8 @@
 ``seed_demo(db)`` is idempotent (rows are matched by phone / order number and updated), so it
 is safe at every start-up. Facts the demo flow and its conversation tests rely on: order 4172
 has shipped and arrives Thursday, order 5093 is processing, order 9999 does not exist, and
-+15550001111 is Ana, a returning customer with past electronics purchases.
++15550001111 is Ana, a returning customer with past electronics purchases. The demo customers
+come back at every start (so erasing one of them lasts until the next start).
 """
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from datetime import datetime, timezone
 
 from sqlalchemy import select
 
+from voicebot.storage.customers import find_customer
 from voicebot.storage.db import Database
+from voicebot.storage.phones import phone_hash
 from voicebot.storage.tables import Customer, Order
 
 CUSTOMERS = [
@@ -39,13 +42,14 @@ def seed_demo(db: Database) -> None:
     with db.session() as session:
         by_phone = {}
         for row in CUSTOMERS:
-            customer = session.scalar(select(Customer).where(Customer.phone == row["phone"]))
+            customer = find_customer(session, db, row["phone"])
             if customer is None:
                 customer = Customer(**row)
                 session.add(customer)
             else:
                 for key, value in row.items():
                     setattr(customer, key, value)
+            customer.phone_hash = phone_hash(db, row["phone"])
             by_phone[row["phone"]] = customer
         session.flush()
         for number, phone, status, item, category, total, eta, placed in ORDERS:

@@ -1,11 +1,30 @@
 """The database schema: calls and their turns, transfers with agent context, customers and
-orders (the demo's data source), and saved flow versions."""
+orders (the demo's data source), remembered consent, and saved flow versions.
+
+Personal data is stored encrypted (``voicebot.storage.encrypted``, keys from the ``KEYRING``
+slot that ``Database.session`` binds): phone numbers, names and emails, transcript lines and
+their details, transfer contexts. Rows are found by a phone through keyed hashes
+(``*_hash``, see ``storage.phones``), never by the encrypted value. Encrypted columns read as
+``UnreadableValue`` when no key opens them, so one damaged row never hides the others.
+Not encrypted: ids, times, statuses, outcomes, intents, numbers, orders, flow sources."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from voicebot.storage.encrypted import EncryptedJSON, EncryptedText, KeyringSlot
+
+KEYRING = KeyringSlot()  # filled per thread by Database.session with that database's keyring
+
+
+def _text(label: str) -> EncryptedText:
+    return EncryptedText(KEYRING, label=label, on_error="placeholder")
+
+
+def _json(label: str) -> EncryptedJSON:
+    return EncryptedJSON(KEYRING, label=label, on_error="placeholder")
 
 
 def utcnow() -> datetime:
@@ -21,11 +40,16 @@ class Call(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     call_sid: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     channel: Mapped[str] = mapped_column(String(16), default="voice")
-    caller: Mapped[str] = mapped_column(String(64), default="")
-    called: Mapped[str] = mapped_column(String(64), default="")
+    caller: Mapped[str] = mapped_column(_text("calls.caller"), default="")
+    called: Mapped[str] = mapped_column(_text("calls.called"), default="")
+    caller_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     status: Mapped[str] = mapped_column(String(32), default="ringing")
+    status_sequence: Mapped[int | None] = mapped_column(Integer, nullable=True)  # Twilio's SequenceNumber seen last
+    reported_status: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the last status Twilio reported
     stream_token: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    stream_token_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     token_used: Mapped[bool] = mapped_column(default=False)
+    consent: Mapped[str | None] = mapped_column(String(16), nullable=True)  # granted / declined / None: not asked
     outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)  # contained / transferred / abandoned
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -40,12 +64,12 @@ class Turn(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
     speaker: Mapped[str] = mapped_column(String(8))  # caller / bot / system
-    text: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(_text("turns.text"), default="")
     intent: Mapped[str | None] = mapped_column(String(64), nullable=True)
     confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
     frustration: Mapped[float | None] = mapped_column(Float, nullable=True)
     latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
-    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    details: Mapped[dict] = mapped_column(_json("turns.details"), default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     call: Mapped[Call] = relationship(back_populates="turns")
 
@@ -58,16 +82,17 @@ class TransferRecord(Base):
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
     destination: Mapped[str] = mapped_column(String(255))
     reason: Mapped[str] = mapped_column(String(255))
-    context: Mapped[dict] = mapped_column(JSON, default=dict)
+    context: Mapped[dict] = mapped_column(_json("transfers.context"), default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Customer(Base):
     __tablename__ = "customers"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    phone: Mapped[str] = mapped_column(String(32), unique=True, index=True)
-    name: Mapped[str] = mapped_column(String(128))
-    email: Mapped[str] = mapped_column(String(255), default="")
+    phone: Mapped[str] = mapped_column(_text("customers.phone"))
+    phone_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    name: Mapped[str] = mapped_column(_text("customers.name"))
+    email: Mapped[str] = mapped_column(_text("customers.email"), default="")
     tier: Mapped[str] = mapped_column(String(32), default="standard")
     orders: Mapped[list["Order"]] = relationship(back_populates="customer", order_by="Order.id")
 
@@ -84,6 +109,17 @@ class Order(Base):
     eta: Mapped[str] = mapped_column(String(64), default="")
     placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     customer: Mapped[Customer] = relationship(back_populates="orders")
+
+
+class Consent(Base):
+    """A caller's recording/transcription decision, remembered by phone (see ``storage.consent``)."""
+
+    __tablename__ = "consents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    phone: Mapped[str] = mapped_column(_text("consents.phone"))  # kept so a rekey can recompute the hash
+    phone_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    granted: Mapped[bool] = mapped_column(default=False)
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class FlowVersion(Base):

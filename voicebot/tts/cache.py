@@ -5,6 +5,8 @@ Promises:
   extra style keyword (``pitch``);
 - optionally a disk cache (``disk_dir``, e.g. ``var/tts-cache``) that survives restarts: one
   16-bit WAV per phrase, written atomically, named by a hash of the key and the inner engine;
+  a phrase synthesised with ``private=True`` (it holds a caller's personal data: "Hi Ana",
+  an order's details) stays in memory only and never touches the disk;
 - thread-safe and single-flight: when several threads ask for the same phrase at once, the
   inner engine renders it once and every caller gets that result (or that error);
 - errors are never cached.
@@ -53,7 +55,8 @@ class CachingTTS(TTS):
         self._inflight: dict[tuple, Future] = {}
         self._lock = threading.Lock()
 
-    def synthesize(self, text: str, *, voice: str | None = None, rate: int | None = None, **style) -> Audio:
+    def synthesize(self, text: str, *, voice: str | None = None, rate: int | None = None, private: bool = False,
+                   **style) -> Audio:
         key = (text, voice, rate, tuple(sorted(style.items())))
         with self._lock:
             audio = self._items.get(key)
@@ -71,12 +74,13 @@ class CachingTTS(TTS):
         if not leader:
             return pending.result()
         try:
-            audio = self._from_disk(key)
+            audio = None if private else self._from_disk(key)
             if audio is None:
                 audio = self.inner.synthesize(text, voice=voice, rate=rate, **style)
                 with self._lock:
                     self.stats.renders += 1
-                self._to_disk(key, audio)
+                if not private:
+                    self._to_disk(key, audio)
             audio.pcm.setflags(write=False)
         except BaseException as exc:
             with self._lock:

@@ -6,6 +6,8 @@ its transcript).
 These pages show callers' words and numbers, so they are guarded. With ``VOICEBOT_AGENT_PASSWORD``
 set, every request needs HTTP Basic credentials with that password (set it whenever a proxy on
 this host forwards outside traffic); without it, only requests from this machine are answered.
+Password guessing is throttled per client address (``security.passwords.LoginThrottle``): 5 wrong
+passwords within 15 minutes lock the address out for 15 minutes (429 with ``Retry-After``).
 Role-based admin login will replace this guard."""
 from __future__ import annotations
 
@@ -23,14 +25,23 @@ bp = Blueprint("agent", __name__, url_prefix="/agent")
 @bp.before_request
 def require_agent_access():
     """The configured password over HTTP Basic auth, or (none configured) a loopback client."""
-    password = current_state().settings.agent_password
+    state = current_state()
+    password = state.settings.agent_password
     if not password:
         if _is_loopback(request.remote_addr):
             return None
     else:
+        address = request.remote_addr or "-"
+        wait = state.login_throttle.retry_after(address)
+        if wait > 0:
+            return Response(f"too many wrong passwords from this address: try again in {wait:.0f} s\n", 429,
+                            {"Retry-After": str(int(wait) + 1)}, mimetype="text/plain")
         auth = request.authorization
         if auth is not None and hmac.compare_digest((auth.password or "").encode(), password.encode()):
+            state.login_throttle.record_success(address)
             return None
+        if auth is not None:
+            state.login_throttle.record_failure(address)
     return Response("agent pages need a login (set VOICEBOT_AGENT_PASSWORD and use HTTP Basic auth)\n", 401,
                     {"WWW-Authenticate": 'Basic realm="voicebot agent"'})
 

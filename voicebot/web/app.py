@@ -7,6 +7,11 @@ routes: ``/`` (where to point Twilio), ``/healthz`` (200 once models are loaded,
 
 Models load once per process in a background thread (so a server answers ``/healthz`` with 503
 while it warms up) unless a ``pipeline`` or a ``session_factory`` is given.
+
+On creation the app opens the database with its encryption key (``storage.keys``: refuses a
+wrong key or an older schema), deletes data past its retention period (``storage.retention``),
+redacts personal data from every ``voicebot`` log line (``privacy.logs``) and applies the web
+protections of ``web.security`` (headers, cookies, CSRF, size limits).
 """
 from __future__ import annotations
 
@@ -19,7 +24,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from voicebot.config import Settings, load_settings
 from voicebot.errors import VoicebotError
+from voicebot.privacy.logs import install_log_redaction
 from voicebot.storage.db import Database
+from voicebot.storage.keys import open_database
+from voicebot.storage.retention import purge_expired, retention_days
+from voicebot.web.security import secure_app
 from voicebot.web.state import AppState, SessionFactory, current_state
 
 # torch/librosa environment facts (see DESIGN.md); set before anything imports them.
@@ -44,15 +53,22 @@ def create_app(settings: Settings | None = None, pipeline=None, *, session_facto
     from voicebot.telephony.twilio import media_stream, webhooks
     from voicebot.web import agent
 
+    install_log_redaction()
     settings = settings or load_settings()
     app = Flask(__name__)
     app.config["SECRET_KEY"] = settings.secret_key
-    app.config["SOCK_SERVER_OPTIONS"] = {"ping_interval": 25}
+    app.config["SOCK_SERVER_OPTIONS"] = {"ping_interval": 25, "max_message_size": media_stream.MAX_MESSAGE_BYTES}
     if db is None and getattr(pipeline, "db", None) is not None:
         db = pipeline.db
     if db is None:
-        db = Database(settings.effective_database_url)
-        db.create_all()
+        opened = open_database(settings)
+        if opened.key_file_created:
+            log.warning("generated a new encryption key in %s: back it up apart from the database", opened.key_file_created)
+        db = opened.db
+    purged = purge_expired(db, retention_days(settings))
+    if any(purged.values()):
+        log.info("retention: deleted %s", ", ".join(f"{n} {kind}" for kind, n in purged.items() if n))
+    csrf = secure_app(app, settings)
     state = AppState(settings=settings, db=db, session_factory=session_factory or voice_call_session, pipeline=pipeline)
     app.extensions["voicebot"] = state
     if pipeline is not None or session_factory is not None:
@@ -61,8 +77,9 @@ def create_app(settings: Settings | None = None, pipeline=None, *, session_facto
         threading.Thread(target=_load_pipeline, args=(state,), name="voicebot-model-loader", daemon=True).start()
 
     app.register_blueprint(ops)
-    app.register_blueprint(webhooks.blueprint(state))
-    app.register_blueprint(media_stream.blueprint(state))
+    for signed in (webhooks.blueprint(state), media_stream.blueprint(state)):  # Twilio signs these instead
+        csrf.exempt(signed)
+        app.register_blueprint(signed)
     app.register_blueprint(agent.bp)
     return app
 

@@ -10,6 +10,7 @@ from typing import Any, Callable
 from flask import current_app
 
 from voicebot.config import Settings
+from voicebot.security.passwords import LoginThrottle
 from voicebot.storage.db import Database
 
 # session_factory(call_sid, io, state) -> CallSession
@@ -27,6 +28,7 @@ class AppState:
     ready: threading.Event = field(default_factory=threading.Event)
     load_error: str = ""
     rest_factory: Callable[[], Any] | None = None  # -> voicebot.telephony.twilio.rest.TwilioRest
+    login_throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle(max_failures=5, lockout_s=900.0))
 
     def rest(self):
         """The REST client used for transfers and hang-ups (built lazily, one per app)."""

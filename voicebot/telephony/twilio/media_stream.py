@@ -7,6 +7,15 @@ Bad input never takes the server down: malformed JSON, unknown events, bad base6
 out-of-order frames are logged with the CallSid and skipped; a dropped socket or a long
 silence ends the call. Either way the session is stopped (it keeps what was said) and the
 sender thread is joined, so nothing is left behind.
+
+Hostile sockets: a message over ``MAX_MESSAGE_BYTES`` closes the socket (the app configures the
+WebSocket server with it); a socket without a valid ``start`` within
+``settings.stream_start_timeout_s``, or after ``MAX_MESSAGES_BEFORE_START`` messages, is closed
+(code 1008, the reason as its message); at most ``settings.max_waiting_streams`` sockets wait
+for their ``start`` at once, a newcomer evicting the longest waiting (``StreamGate``), so idle
+sockets cannot hold the threads real calls need. With ``VOICEBOT_REQUIRE_STREAM_SIGNATURE``
+the handshake itself must carry Twilio's ``X-Twilio-Signature`` (over the ``wss://`` URL of the
+TwiML), else it is refused with 403 before the upgrade.
 """
 from __future__ import annotations
 
@@ -15,32 +24,51 @@ import socket
 import time
 
 import numpy as np
-from flask import Blueprint
+from flask import Blueprint, Response, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
 from voicebot import observability as metrics
 from voicebot.errors import TelephonyError, VoicebotError
+from voicebot.security.signatures import SIGNATURE_HEADER, is_valid_signature
 from voicebot.session.base import FRAME_SAMPLES
 from voicebot.storage import calls
 from voicebot.telephony.twilio.call_io import TwilioCallIO
 from voicebot.telephony.twilio.context import TwilioAppContext
 from voicebot.telephony.twilio.serializer import Connected, Dtmf, Mark, Media, Start, Stop, TwilioSerializer
+from voicebot.telephony.twilio.stream_gate import StreamGate
+from voicebot.telephony.twilio.webhooks import stream_url
 
 log = logging.getLogger(__name__)
 
 IDLE_TIMEOUT_S = 20.0  # Twilio sends a frame every 20 ms; this long without one means it is gone
 STOP_GRACE_S = 1.5  # after a REST transfer/hang-up Twilio stops the stream; close it if it does not
+MAX_MESSAGE_BYTES = 16 * 1024  # Twilio's largest message, `start`, is well under 2 KB
+MAX_MESSAGES_BEFORE_START = 8  # Twilio sends `connected`, then `start`
+POLICY_VIOLATION = 1008  # WebSocket close code for sockets refused by these rules
 
 
 def blueprint(state: TwilioAppContext) -> Blueprint:
     """``WS /twilio/media`` for the app whose context is ``state``."""
     bp = Blueprint("twilio_media", __name__)
+    gate = StreamGate(state.settings.max_waiting_streams)
+
+    @bp.before_request
+    def signed_handshake():
+        """With ``require_stream_signature``: refuse a handshake Twilio did not sign, before the upgrade."""
+        if not state.settings.require_stream_signature:
+            return None
+        url = stream_url(state.settings.public_url, request.url)
+        if is_valid_signature(url, {}, request.headers.get(SIGNATURE_HEADER, ""), state.settings.twilio_auth_token):
+            return None
+        metrics.ERRORS.labels(where="stream_signature").inc()
+        log.warning("media stream handshake without a valid %s from %s: refused", SIGNATURE_HEADER, request.remote_addr)
+        return Response("invalid Twilio signature\n", status=403, mimetype="text/plain")
 
     @Sock().route("/twilio/media", bp=bp)
     def media_stream(ws) -> None:
         """One call's Media Stream, from ``connected`` to ``stop`` or disconnect."""
-        MediaStreamHandler(ws, state).run()
+        MediaStreamHandler(ws, state, gate).run()
 
     return bp
 
@@ -57,10 +85,11 @@ def _no_delay(ws) -> None:
 class MediaStreamHandler:
     """The reader loop of one Media Stream and the teardown that always follows it."""
 
-    def __init__(self, ws, state: TwilioAppContext):
+    def __init__(self, ws, state: TwilioAppContext, gate: StreamGate):
         self.ws = ws
         _no_delay(ws)
         self.state = state
+        self.gate, self.ticket = gate, gate.admit()  # waits for its `start` from now on
         self.serializer = TwilioSerializer()
         self.call_sid = "-"
         self.session = None
@@ -85,18 +114,24 @@ class MediaStreamHandler:
             self._teardown(reason)
 
     def _read_loop(self) -> str:
-        waited = 0.0
+        opened = last_message = time.monotonic()
+        before_start = 0
         while True:
-            if self.ended_by_rest_at is not None and time.monotonic() - self.ended_by_rest_at > STOP_GRACE_S:
+            now = time.monotonic()
+            if self.ended_by_rest_at is not None and now - self.ended_by_rest_at > STOP_GRACE_S:
                 return "ended by REST (no stop from Twilio)"
-            raw = self.ws.receive(timeout=1.0)
+            if self.session is None:
+                refusal = self._unstarted(now - opened, before_start)
+                if refusal:
+                    return self._refuse(refusal)
+            raw = self.ws.receive(timeout=0.2 if self.session is None else 1.0)
             if raw is None:
-                waited += 1.0
-                if waited >= IDLE_TIMEOUT_S:
-                    log.warning("call %s: no message for %.0f s; closing", self.call_sid, waited)
+                if time.monotonic() - last_message >= IDLE_TIMEOUT_S:
+                    log.warning("call %s: no message for %.0f s; closing", self.call_sid, IDLE_TIMEOUT_S)
                     return "idle timeout"
                 continue
-            waited = 0.0
+            last_message = time.monotonic()
+            before_start += self.session is None
             try:
                 message = self.serializer.parse(raw)
             except TelephonyError as exc:
@@ -109,7 +144,7 @@ class MediaStreamHandler:
                 continue
             if isinstance(message, Start):
                 if not self._start(message):
-                    return "rejected"
+                    return self._refuse("stream rejected")
                 continue
             if self.session is None:
                 log.warning("call %s: %s before start; skipped", self.call_sid, type(message).__name__.lower())
@@ -122,6 +157,37 @@ class MediaStreamHandler:
                 self.session.on_mark(message.name)
             elif isinstance(message, Stop):
                 return "hangup"
+
+    def _unstarted(self, waited_s: float, messages: int) -> str:
+        """Why a socket that has not started yet must close now ('' while it may still start)."""
+        timeout_s = self.state.settings.stream_start_timeout_s
+        if self.ticket.evicted:
+            return "evicted: too many sockets waiting for their start"
+        if waited_s > timeout_s:
+            return f"no valid start within {timeout_s:g} s"
+        if messages > MAX_MESSAGES_BEFORE_START:
+            return f"{messages} messages without a valid start"
+        return ""
+
+    def _refuse(self, reason: str) -> str:
+        """Close a socket that did not (validly) start, saying why; the reason.
+
+        The TCP connection is shut down for reading and writing right after the close frame: a
+        silent peer would otherwise make the server's own graceful close wait for it (gunicorn's
+        gthread worker lingers up to 2 s per connection on its main thread, which stalled every
+        new connection while an attacker's sockets were being closed)."""
+        metrics.ERRORS.labels(where="stream_refused").inc()
+        log.warning("call %s: media socket from %s closed: %s", self.call_sid,
+                    getattr(self.ws, "environ", {}).get("REMOTE_ADDR"), reason)
+        try:
+            self.ws.close(POLICY_VIOLATION, reason)
+        except (ConnectionClosed, OSError):
+            pass
+        try:
+            self.ws.sock.shutdown(socket.SHUT_RDWR)
+        except (AttributeError, OSError):
+            pass
+        return reason
 
     def _in_order(self, message) -> bool:
         """Drop frames that arrive with a sequence number at or below one already seen."""
@@ -163,6 +229,7 @@ class MediaStreamHandler:
         except VoicebotError as exc:
             log.error("call %s: session could not start: %s", start.call_sid, exc)
             return False
+        self.gate.release(self.ticket)
         metrics.CALLS_ACTIVE.inc()
         self.counted_active = True
         metrics.CALLS_TOTAL.labels(channel="twilio").inc()
@@ -181,6 +248,7 @@ class MediaStreamHandler:
         self.ended_by_rest_at = time.monotonic()
 
     def _teardown(self, reason: str) -> None:
+        self.gate.release(self.ticket)
         if self.io is not None:
             self.io.close()
         if self.counted_active:

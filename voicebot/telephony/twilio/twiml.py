@@ -22,6 +22,8 @@ from twilio.twiml.voice_response import Client, Connect, Dial, VoiceResponse
 from voicebot.errors import TelephonyError
 
 _PHONE = re.compile(r"^\+?[0-9]{3,15}$")
+# characters XML 1.0 cannot carry at all (control characters, lone surrogates, U+FFFE/U+FFFF)
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # Twilio limits custom SIP headers; keep values short and header-safe.
 _SIP_HEADER_VALUE_MAX = 128
 
@@ -32,7 +34,7 @@ def stream_twiml(stream_url: str, parameters: Mapping[str, str]) -> str:
     connect = Connect()
     stream = connect.stream(url=stream_url)
     for name, value in parameters.items():
-        stream.parameter(name=name, value=str(value))
+        stream.parameter(name=name, value=_xml_safe(value))
     response.append(connect)
     return str(response)
 
@@ -60,7 +62,7 @@ def transfer_twiml(destination: str, context: Mapping[str, object] | None = None
         client = Client()
         client.identity(target)
         for name, value in context.items():
-            client.parameter(name=name, value=_short(value))
+            client.parameter(name=name, value=_xml_safe(_short(value)))
         dial.append(client)
     else:
         raise TelephonyError(f"cannot transfer to {destination!r}: expected +15551234567, sip:user@host, client:name or queue:name")
@@ -89,6 +91,11 @@ def _sip_uri_with_headers(uri: str, context: Mapping[str, object]) -> str:
 
 def _header_name(name: str) -> str:
     return "-".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", name) if part)
+
+
+def _xml_safe(value: object) -> str:
+    """``value`` as text with the characters XML cannot carry removed (a caller ID is caller input)."""
+    return _NOT_XML.sub("", str(value))
 
 
 def _short(value: object) -> str:
