@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-APT_PACKAGES := espeak-ng libespeak-ng1 libportaudio2 sox libsox-fmt-base pocketsphinx-testdata alsa-utils
+APT_PACKAGES := espeak-ng libespeak-ng1 libportaudio2 sox libsox-fmt-base pocketsphinx-testdata alsa-utils chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE := 1

@@ -268,3 +268,46 @@ def spoken_digits(text: str) -> str:
 
 def thread_names() -> set[str]:
     return {t.name for t in threading.enumerate()}
+
+
+# --- real headless Chromium (Debian's package, installed by `make test`), driven by Playwright -----
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def launch_chromium():
+    """``launch(extra_args=[...])`` -> a Playwright browser on Debian's Chromium (closed at the end).
+    Extra flags, e.g. ``--use-fake-device-for-media-stream --use-file-for-fake-audio-capture=FILE.wav``
+    to feed a recorded voice to ``getUserMedia``. Playwright's own browser download cannot work here."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    browsers = []
+
+    def launch(extra_args=()):
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_FLAGS, *extra_args])
+        browsers.append(browser)
+        return browser
+
+    yield launch
+    for browser in browsers:
+        browser.close()
+    playwright.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium(launch_chromium):
+    """One headless Chromium for the session's plain page tests."""
+    return launch_chromium()
+
+
+@pytest.fixture()
+def page(chromium):
+    """A fresh page with its own context (cookies, storage)."""
+    context = chromium.new_context()
+    yield context.new_page()
+    context.close()
