@@ -7,9 +7,11 @@ WebSocket), a local Twilio REST stand-in, and helpers that speak Twilio's protoc
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
+import secrets
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -44,6 +46,30 @@ def _reachable(url: str) -> str:
         return str(exc).strip().splitlines()[0][:160]
     finally:
         engine.dispose()
+
+
+@contextlib.contextmanager
+def private_pg_schema(prefix: str = "vb_test"):
+    """A URL of the PostgreSQL test database whose tables live in a fresh private schema (dropped
+    afterwards), so tests never meet what other runs or older versions left in the public one."""
+    from urllib.parse import quote
+
+    from sqlalchemy import create_engine, text
+
+    url = os.environ.get("VOICEBOT_TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("no PostgreSQL test server (VOICEBOT_TEST_DATABASE_URL)")
+    schema = f"{prefix}_{secrets.token_hex(4)}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
 
 
 def pytest_configure(config):

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import secrets
-from urllib.parse import quote
 
 import pytest
+from conftest import private_pg_schema
 from pydantic import ValidationError
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 
-from voicebot.config import ENV_VARS, PROJECT_ROOT, Settings, load_settings
+from voicebot.config import ENV_VARS, PROJECT_ROOT, load_settings
 from voicebot.errors import ConfigError, StorageError
 from voicebot.storage.db import Database
 from voicebot.storage.tables import Call, Customer, Order, TransferRecord, Turn
@@ -92,20 +92,11 @@ def test_settings_are_frozen(clean_env):
 @pytest.fixture(scope="module")
 def pg_database():
     """A private schema in the PostgreSQL test database, dropped afterwards."""
-    if not PG_URL:
-        pytest.skip("VOICEBOT_TEST_DATABASE_URL is not set")
-    schema = f"vb_test_{secrets.token_hex(4)}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in PG_URL else "?"
-    db = Database(f"{PG_URL}{separator}options={quote(f'-csearch_path={schema}')}")
-    db.create_all()
-    yield db
-    db.engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    with private_pg_schema() as url:
+        db = Database(url)
+        db.create_all()
+        yield db
+        db.engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -1,12 +1,12 @@
 """Data sources over a real seeded SQLite database, a real local HTTP server and registered
 Python functions; failures and time-outs become LookupFailedError. PostgreSQL when configured."""
 import json
-import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from conftest import private_pg_schema
 from sqlalchemy import func, select
 
 from voicebot.actions import Lookup
@@ -180,9 +180,12 @@ def test_flow_versions_repository(db):
 
 
 @pytest.mark.postgres
-@pytest.mark.skipif(not os.environ.get("VOICEBOT_TEST_DATABASE_URL"), reason="VOICEBOT_TEST_DATABASE_URL not set")
 def test_seed_and_lookups_on_postgresql():
-    database = Database(os.environ["VOICEBOT_TEST_DATABASE_URL"])
+    with private_pg_schema() as url:
+        _seed_and_look_up(Database(url))
+
+
+def _seed_and_look_up(database):
     seed_demo(database)
     seed_demo(database)
     sources = DataSources()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
+from conftest import private_pg_schema
 from sqlalchemy import Integer, String, create_engine, select, text, type_coerce
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -141,20 +140,11 @@ def engine(request, tmp_path):
         yield db.engine
         db.engine.dispose()
         return
-    if not PG_URL:
-        pytest.skip("VOICEBOT_TEST_DATABASE_URL is not set")
-    schema = f"vb_privacy_{secrets.token_hex(4)}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in PG_URL else "?"
-    engine = create_engine(f"{PG_URL}{separator}options={quote(f'-csearch_path={schema}')}")
-    Base.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    with private_pg_schema("vb_privacy") as url:
+        engine = create_engine(url)
+        Base.metadata.create_all(engine)
+        yield engine
+        engine.dispose()
 
 
 def _store(engine, count=3):

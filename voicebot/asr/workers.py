@@ -141,12 +141,13 @@ class ProcessPoolASR(ASR):
             return sorted(w.process.pid for w in self._workers)
 
     def close(self) -> None:
-        """Stop every worker (also run at interpreter exit)."""
+        """Stop every worker (also run at interpreter exit): each is asked to exit by closing its
+        pipe (so it releases what it holds), and killed if it has not within a few seconds."""
         with self._lock:
             self._closed, workers = True, list(self._workers)
             self._workers.clear()
         for worker in workers:
-            worker.kill()
+            worker.stop()
 
 
 class _WorkerDied(Exception):
@@ -194,6 +195,12 @@ class _Worker:
             self.process.kill()
         self.process.join(timeout=5)
         self.conn.close()
+
+    def stop(self, grace_s: float = 3.0) -> None:
+        """Close the pipe (the worker's loop ends and it exits cleanly); kill it after ``grace_s``."""
+        self.conn.close()
+        self.process.join(timeout=grace_s)
+        self.kill()
 
 
 def _error(kind: str, message: str) -> Exception:
