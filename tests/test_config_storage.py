@@ -16,7 +16,6 @@ from voicebot.errors import ConfigError, StorageError
 from voicebot.storage.db import Database
 from voicebot.storage.tables import Call, Customer, Order, TransferRecord, Turn
 
-PG_URL = os.environ.get("VOICEBOT_TEST_DATABASE_URL", "")
 
 
 @pytest.fixture

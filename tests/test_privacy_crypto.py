@@ -18,7 +18,6 @@ from voicebot.privacy.rekey import rekey_columns
 from voicebot.storage.db import Database
 from voicebot.storage.encrypted import EncryptedJSON, EncryptedText, KeyringSlot, UnreadableValue
 
-PG_URL = os.environ.get("VOICEBOT_TEST_DATABASE_URL", "")
 SECRET_WORDS = "my card is 4111 1111 1111 1111 and I live at 42 Wallaby Way"
 SECRET_JSON = {"caller": "Ada Lovelace", "dob": "1815-12-10", "notes": ["wants a refund"]}
 
