@@ -3,7 +3,6 @@ PostgreSQL when ``VOICEBOT_TEST_DATABASE_URL`` is set (e.g.
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``; each run uses a private schema)."""
 from __future__ import annotations
 
-import os
 import secrets
 
 import pytest

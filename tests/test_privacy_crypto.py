@@ -2,7 +2,6 @@
 (and PostgreSQL when ``VOICEBOT_TEST_DATABASE_URL`` is set, in a private schema)."""
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 
