@@ -34,12 +34,14 @@ def test_bench_calls_json_has_every_documented_number(report, echo_server):
     assert set(report) == {"concurrency", "calls", "calls_ok", "url", "turn_latency_ms", "turns_without_reply",
                            "barge_in_clear_ms", "barge_ins_without_clear", "stages_ms", "cpu_percent_of_one_core",
                            "cpu_s_per_call", "rss_mb", "rss_mb_per_call", "wall_s", "first_error", "stagger_s", "script",
-                           "session_tuning", "load_average"}
+                           "session_tuning", "load_average", "speech_turns_ended_early", "speech_turns", "holding_phrases"}
     assert (report["concurrency"], report["calls"], report["calls_ok"]) == (1, 1, 1)
     assert report["url"] == echo_server.url and report["first_error"] == "" and report["script"] == "demo"
     assert report["stagger_s"] == 0.3 and report["session_tuning"] == {} and len(report["load_average"]) == 3
-    # a running server: its stages, CPU and memory are not this process's to measure
-    assert report["stages_ms"] == {} and report["cpu_percent_of_one_core"] is None and report["cpu_s_per_call"] is None
+    # the echo bot records no caller turns (no stages); a running server's CPU and memory are not this process's to measure
+    assert report["stages_ms"] == {} and report["speech_turns"] == [] and report["speech_turns_ended_early"] == [0, 0]
+    assert report["holding_phrases"] == 0
+    assert report["cpu_percent_of_one_core"] is None and report["cpu_s_per_call"] is None
     assert report["rss_mb"] is None and report["rss_mb_per_call"] is None and report["wall_s"] > 0
 
 
@@ -59,7 +61,7 @@ def test_bench_report_in_words_carries_the_same_numbers(report):
     assert text.splitlines()[0].startswith(f"1/1 demo calls, 1 concurrent (starts 0.3 s apart), {report['wall_s']} s, server ")
     speech = report["turn_latency_ms"]["speech"]
     assert f"  speech                  2 {speech['p50']:>7.0f} {speech['p95']:>7.0f}" in text
-    assert "(missed: 1)" in text and "turns without a reply: 0; holding phrases said: -" in text
+    assert "(missed: 1)" in text and "turns without a reply: 0; holding phrases said: 0" in text
     assert "CPU" not in text  # not measured against a running server
 
 

@@ -84,10 +84,11 @@ def _telephone(pcm: np.ndarray) -> np.ndarray:
 
 
 def run_calls(concurrency: int, total: int, url: str = "", stagger_s: float = 0.3, tuning: dict | None = None,
-              script: str = "natural") -> dict:
+              script: str = "natural", rest_standin=None) -> dict:
     """Place ``total`` calls of ``script`` ("natural" or "demo"), ``concurrency`` at a time,
     starting ``stagger_s`` apart; return the measurements. ``tuning``: ``SessionSettings``
-    fields for the in-process server."""
+    fields for the in-process server; ``rest_standin``: the Twilio REST stand-in a running
+    server at ``url`` talks to (so transfers and hang-ups are seen)."""
     from voicebot.config import load_settings
     from voicebot.testing.twilio_sim import TwilioSimulator
 
@@ -97,7 +98,7 @@ def run_calls(concurrency: int, total: int, url: str = "", stagger_s: float = 0.
     base_url = url or server.url
     try:
         sim = TwilioSimulator(base_url, auth_token=settings.twilio_auth_token, account_sid=settings.twilio_account_sid,
-                              rest_standin=server.standin if server else None, reply_timeout_s=20.0)
+                              rest_standin=server.standin if server else rest_standin, reply_timeout_s=20.0)
         usage = _Usage(server.worker_pids() if server else [])
         wall0 = time.monotonic()
         with ThreadPoolExecutor(concurrency, thread_name_prefix="bench-call") as pool:
@@ -110,16 +111,15 @@ def run_calls(concurrency: int, total: int, url: str = "", stagger_s: float = 0.
             raise TelephonyError(f"no call completed: {failures[0]}")
         results = [None if isinstance(r, Exception) else r for r in results]
         first_error = str(failures[0]) if failures else ""
-        stages = server.stages([r.call_sid for r in results if r is not None]) if server else {}
+        recorded = server_side(results)
     finally:
         if server:
             server.stop()
-    summary = summarize(results, scripts, stages, concurrency, total, cpu_s if server else None, rss_mb if server else None, wall_s, base_url)
+    summary = summarize(results, scripts, recorded["stages"], concurrency, total, cpu_s if server else None, rss_mb if server else None, wall_s, base_url)
     summary["first_error"] = first_error
-    if server:
-        summary["speech_turns_ended_early"] = [server.ended_early, server.spoken_turns]
-        summary["speech_turns"] = server.speech_turns
-        summary["holding_phrases"] = server.holding_phrases
+    summary["speech_turns_ended_early"] = recorded["ended_early"]
+    summary["speech_turns"] = recorded["speech_turns"]
+    summary["holding_phrases"] = recorded["holding_phrases"]
     summary["stagger_s"] = stagger_s
     summary["script"] = script
     summary["session_tuning"] = tuning or {}
@@ -159,32 +159,6 @@ class _InProcess:
         self.server = LiveServer(create_app(settings, self.pipeline, session_factory=session_factory))
         self.url = self.server.url
 
-    def stages(self, call_sids: list[str]) -> dict[str, list[float]]:
-        """Per-stage seconds of every caller turn of these calls, from the ``turns`` table."""
-        from sqlalchemy import select
-
-        from voicebot.session.settings import SessionSettings
-        from voicebot.storage.tables import Call, Turn
-
-        out: dict[str, list[float]] = {stage: [] for stage in STAGES}
-        self.ended_early = self.spoken_turns = 0  # speech turns ended by a complete early decode / all
-        self.speech_turns: list[dict] = []  # what each speech turn heard and how its time was spent
-        with self.pipeline.db.session() as s:
-            holding = SessionSettings().holding_phrase
-            self.holding_phrases = len(s.scalars(select(Turn.id).join(Call).where(Call.call_sid.in_(call_sids), Turn.speaker == "bot",
-                                                                               Turn.text == holding)).all())
-            rows = s.scalars(select(Turn).join(Call).where(Call.call_sid.in_(call_sids), Turn.speaker == "caller")).all()
-            for row in rows:
-                details = row.details or {}
-                for stage, seconds in (details.get("stages") or {}).items():
-                    if stage in out:
-                        out[stage].append(float(seconds))
-                if "endpoint" in (details.get("stages") or {}):
-                    self.spoken_turns += 1
-                    self.ended_early += bool(details.get("ended_early"))
-                    self.speech_turns.append({"text": row.text, **{k: details.get(k) for k in ("stages", "speculative", "ended_early", "backend")}})
-        return out
-
     def worker_pids(self) -> list[int]:
         """Process ids of the recogniser workers this server decodes in (none when in-process)."""
         from voicebot.session.recognition import backend_for, grammar_for
@@ -195,6 +169,29 @@ class _InProcess:
     def stop(self) -> None:
         self.server.stop()
         self.standin.stop()
+
+
+def server_side(results) -> dict:
+    """What the server recorded of each caller turn (its transcript, read by the simulator from
+    ``/agent/calls/<sid>``, in-process or a running server alike): per-stage seconds, speech turns
+    ended early, holding phrases said."""
+    from voicebot.session.settings import SessionSettings
+
+    stages: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    speech_turns, holding = [], 0
+    for result in (r for r in results if r is not None):
+        for line in result.transcript:
+            if line.get("speaker") == "bot":
+                holding += line.get("text") == SessionSettings().holding_phrase
+                continue
+            details = line.get("details") or {}
+            for stage, seconds in (details.get("stages") or {}).items():
+                if stage in stages:
+                    stages[stage].append(float(seconds))
+            if "endpoint" in (details.get("stages") or {}):
+                speech_turns.append({"text": line.get("text"), **{k: details.get(k) for k in ("stages", "speculative", "ended_early", "backend")}})
+    return {"stages": stages if any(stages.values()) else {}, "speech_turns": speech_turns, "holding_phrases": holding,
+            "ended_early": [sum(bool(t["ended_early"]) for t in speech_turns), len(speech_turns)]}
 
 
 def percentile(values: list[float], q: float) -> float | None:
