@@ -152,6 +152,15 @@ def _utterance(c, listen: Listen, pcm: np.ndarray, last_speech_at_s: float = 2.0
     return FinishUtterance(SpeechEnded(pcm, last_speech_at_s), endpoint_s, time.perf_counter(), early)
 
 
+def _open_number_question(c, seconds: float):
+    """The caller has spoken ``seconds`` of audio at a 4-digit question (stream open, audio fed)."""
+    ask = Listen(grammar="digits", max_digits=4, complete_when="digits")
+    pcm = _speech(seconds)
+    c.worker.handle(OpenRecognition(ask))
+    c.worker.handle(FeedAudio(pcm))
+    return ask, pcm
+
+
 def test_start_greets_the_known_caller_and_opens_the_menu(call):
     assert call.control.prompts[:2] == ["Hi Ana, welcome back to Acme.", call.control.prompts[1]]
     assert call.control.prompts[1].startswith("How can I help?")
@@ -173,10 +182,7 @@ def test_the_final_decode_is_the_turn_and_the_turn_is_stored_with_its_stages(cal
 
 
 def test_a_complete_early_decode_ends_the_turn_and_is_reused(call):
-    ask = Listen(grammar="digits", max_digits=4, complete_when="digits")
-    pcm = _speech(1.6)
-    call.worker.handle(OpenRecognition(ask))
-    call.worker.handle(FeedAudio(pcm))
+    ask, pcm = _open_number_question(call, 1.6)
     call.asr.script["quick"] = ["4 1 7 2"]
     call.worker.handle(EarlyDecode(pcm, 1.9, ask, thorough=False))
     assert call.control.early_ends == [1.9]  # semantic endpointing: the answer is complete
@@ -188,10 +194,7 @@ def test_a_complete_early_decode_ends_the_turn_and_is_reused(call):
 
 
 def test_an_incomplete_early_decode_is_a_draft_then_the_thorough_one_counts(call):
-    ask = Listen(grammar="digits", max_digits=4, complete_when="digits")
-    pcm = _speech(1.2)
-    call.worker.handle(OpenRecognition(ask))
-    call.worker.handle(FeedAudio(pcm))
+    ask, pcm = _open_number_question(call, 1.2)
     call.asr.script["quick"], call.asr.script["auto"] = ["4 1"], ["4 1 7"]
     call.worker.handle(EarlyDecode(pcm, 1.5, ask, thorough=False))
     call.worker.handle(EarlyDecode(pcm, 1.5, ask, thorough=True))
@@ -203,10 +206,7 @@ def test_an_incomplete_early_decode_is_a_draft_then_the_thorough_one_counts(call
 
 
 def test_an_early_decode_is_dropped_when_the_caller_went_on(call):
-    ask = Listen(grammar="digits", max_digits=4, complete_when="digits")
-    pcm = _speech(1.0)
-    call.worker.handle(OpenRecognition(ask))
-    call.worker.handle(FeedAudio(pcm))
+    ask, pcm = _open_number_question(call, 1.0)
     call.control.voiced_since = 1.4  # spoke again after the pause the decode was for
     call.worker.handle(EarlyDecode(pcm, 1.2, ask, thorough=False))
     assert call.asr.finished == []  # stale: the recogniser was not even asked
@@ -217,10 +217,7 @@ def test_an_early_decode_is_dropped_when_the_caller_went_on(call):
 
 
 def test_a_decode_after_newer_speech_is_not_reused(call):
-    ask = Listen(grammar="digits", max_digits=4, complete_when="digits")
-    pcm = _speech(1.0)
-    call.worker.handle(OpenRecognition(ask))
-    call.worker.handle(FeedAudio(pcm))
+    ask, pcm = _open_number_question(call, 1.0)
     call.asr.script["quick"], call.asr.script["auto"] = ["5 0 9 3"], ["4 1 7 2"]
     call.worker.handle(EarlyDecode(pcm, 1.2, ask, thorough=False))  # final (4 digits) for speech up to 1.2 s
     call.worker.handle(FeedAudio(pcm))  # ... but the caller went on and the turn ended at 2.6 s
