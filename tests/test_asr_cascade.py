@@ -57,6 +57,25 @@ def test_open_confidence_routes_every_sentence(cascade):
     assert never_first.transcribe(pcm, 8000).backend == "whisper"
 
 
+# read_LJ001-0012 says "no" ("especially as no more time ..."), which a yes/no question rightly hears as no
+@pytest.mark.parametrize("name", ["read_LJ001-0001_8k_mulaw.wav", "read_LJ001-0049_8k_mulaw.wav"])
+@pytest.mark.parametrize("grammar", [grammars.yesno(), grammars.phrases(["kids are talking by the door", "dogs are sitting by the door"])],
+                         ids=["yesno", "phrases"])
+def test_a_sure_sentence_that_holds_no_answer_never_reaches_whisper(cascade, name, grammar):
+    """A read sentence at a yes/no or menu question: no answer either way; Whisper is asked only
+    when the first pass is unsure of the sentence (the off-grammar rule in docs/asr.md)."""
+    free = load_asr("moonshine").transcribe(fixture(name), 8000)
+    sure = free.confidence >= cascade.open_confidence and len(free.text.split()) >= 4
+    result = cascade.transcribe(fixture(name), 8000, grammar)
+    assert (result.text, result.backend) == ("", "moonshine" if sure else "whisper")
+
+
+def test_the_off_grammar_rule_needs_a_sure_first_pass(cascade):
+    never_sure = CascadeASR(cascade.first, cascade.second, open_confidence=2.0)
+    result = never_sure.transcribe(fixture("read_LJ001-0049_8k_mulaw.wav"), 8000, grammars.yesno())
+    assert (result.text, result.backend) == ("", "whisper")
+
+
 def test_passes_quick_and_thorough(cascade):
     pcm = fixture("order_4172.wav")
     stream = cascade.stream(8000)

@@ -36,6 +36,8 @@ from voicebot.audio.resample import resample
 
 MIN_CONFIDENCE = 0.8  # a first-pass answer (digits, yes/no, a menu choice) below this goes to Whisper
 OPEN_CONFIDENCE = 0.85  # a sentence the first pass is less sure of goes to Whisper (docs/asr.md)
+OFF_GRAMMAR_MIN_WORDS = 4  # a sure first-pass sentence this long that a yes/no or phrase grammar
+# cannot map is "no answer" without asking Whisper (docs/asr.md, "Off-grammar sentences")
 
 
 class CascadeASR(ASR):
@@ -65,9 +67,9 @@ class CascadeASR(ASR):
         hidden = self.first.encode(pcm16k)
         if hidden is None:  # no speech: the second pass has the same gate
             return Recognition("", 0.0, backend=self.first.name, decode_s=time.perf_counter() - start)
-        text, confidence = self._first_reading(hidden, grammar, accept)
+        text, confidence, raw = self._first_reading(hidden, grammar, accept)
         first = Recognition(text, round(confidence, 4) if text else 0.0, backend=self.first.name, decode_s=time.perf_counter() - start)
-        if self._good(first, grammar, accept):
+        if self._good(first, grammar, accept) or self._sure_off_grammar(text, raw, confidence, grammar):
             return first
         if passes == "quick":
             return replace(first, is_final=False)
@@ -84,7 +86,8 @@ class CascadeASR(ASR):
             return digits
         return second
 
-    def _first_reading(self, hidden: list, grammar: Grammar | None, accept) -> tuple[str, float]:
+    def _first_reading(self, hidden: list, grammar: Grammar | None, accept) -> tuple[str, float, str]:
+        """The first pass's answer, its confidence and its free reading."""
         raw, confidence = self.first.read(hidden)
         kind = grammar.kind if grammar is not None else None
         if kind == "digits" and not grammars.only_digits(raw, aliases=False):
@@ -94,8 +97,16 @@ class CascadeASR(ASR):
             digits, digits_confidence = self.first.read(hidden, digits_only=True)
             digits = grammars.normalize(digits, grammars.digits())
             if len(digits.split()) == len(text.split()) and accept(digits):
-                return digits, digits_confidence
-        return text, confidence
+                return digits, digits_confidence, raw
+        return text, confidence, raw
+
+    def _sure_off_grammar(self, text: str, raw: str, confidence: float, grammar: Grammar | None) -> bool:
+        """A yes/no or phrase question answered with a sentence the first pass is sure of
+        (``open_confidence``, at least ``OFF_GRAMMAR_MIN_WORDS`` words) that holds no answer:
+        Whisper would read the same sentence, at several times the cost, to find none either."""
+        if text or grammar is None or grammar.kind not in ("yesno", "phrases"):
+            return False
+        return confidence >= self.open_confidence and len(grammars.normalize(raw, None).split()) >= OFF_GRAMMAR_MIN_WORDS
 
     def _good(self, first: Recognition, grammar: Grammar | None, accept) -> bool:
         """Whether the first-pass reading may stand as the answer."""
