@@ -12,7 +12,7 @@ import websocket
 from conftest import AUTH_TOKEN, StreamClient, answer_call
 
 from voicebot.security.signatures import sign
-from voicebot.telephony.twilio.media_stream import MAX_MESSAGE_BYTES, POLICY_VIOLATION
+from voicebot.telephony.twilio.media_stream import MAX_MESSAGE_BYTES, MAX_MESSAGES_BEFORE_START, POLICY_VIOLATION
 from voicebot.testing.live_server import LiveServer
 
 TOO_BIG = 1009
@@ -84,7 +84,7 @@ def test_a_socket_without_a_start_is_closed_after_the_start_timeout(echo_server)
 def test_chatter_without_a_start_is_closed_at_once(echo_server):
     client = StreamClient(echo_server.url.replace("http://", "ws://") + "/twilio/media")
     try:
-        for _ in range(20):
+        for _ in range(MAX_MESSAGES_BEFORE_START + 1):  # one more than allowed: the server closes on reading it
             client.send_raw(json.dumps({"event": "connected"}))
         code, reason = close_frame(client.ws, timeout=echo_server.state.settings.stream_start_timeout_s - 1)
         assert code == POLICY_VIOLATION and "messages without a valid start" in reason
