@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from admin_helpers import PASSWORD, add_users, csrf_token, login
@@ -167,3 +168,96 @@ def test_cli_creates_users_and_refuses_bad_ones(tmp_path, monkeypatch):
     assert user["role"] == "supervisor" and user["password_hash"].startswith("$argon2id$")
     assert store.get_user(db, "weak") is None
     assert [(e["actor"], e["action"], e["target"]) for e in store.audit_entries(db)] == [("cli", "user.create", "ops.lead")]
+
+
+# -- flows -------------------------------------------------------------------------------------------
+
+FLOW = """name: tiny
+start: menu
+intents:
+  billing: [billing, a question about my bill, my invoice, I was charged twice]
+  store_hours: [store hours, when are you open, opening times, what time do you open]
+nodes:
+  menu:
+    type: menu
+    prompt: Say billing or store hours.
+    options:
+      - {intent: billing, goto: billing}
+      - {intent: store_hours, goto: hours}
+  billing:
+    type: say
+    text: Billing is open nine to five.
+    next: bye
+  hours:
+    type: say
+    text: We open at ten.
+    next: bye
+  bye:
+    type: hangup
+    text: Goodbye.
+"""
+
+
+@pytest.fixture()
+def flow_console(echo_app_factory, tmp_path):
+    flow_path = tmp_path / "flows" / "tiny.yaml"
+    flow_path.parent.mkdir()
+    flow_path.write_text(FLOW)
+    app, _ = echo_app_factory(public_url="http://localhost", flow_path=str(flow_path))
+    db = app.extensions["voicebot"].db
+    add_users(db, "admin")
+    client = app.test_client()
+    login(client, "admin")
+    return client, db, flow_path
+
+
+def _post_flow(client, source: str, action: str):
+    token = csrf_token(client.get("/admin/flows/tiny/edit").get_data(as_text=True))
+    return client.post("/admin/flows/tiny/edit", data={"source": source, "action": action, "csrf_token": token})
+
+
+def test_an_invalid_flow_is_refused_with_the_validators_message_and_nothing_changes(flow_console):
+    client, db, path = flow_console
+    broken = FLOW.replace("goto: hours}", "goto: nowhere}")
+    response = _post_flow(client, broken, "publish")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert f"{path}:12: node &#39;menu&#39; goes to unknown node &#39;nowhere&#39;" in page
+    assert "The published version is unchanged" in page
+    assert path.read_text() == FLOW and store.get_draft(db, "tiny") is None
+    assert [e["details"]["problems"] for e in store.audit_entries(db, action="flow.refused")] == [page.count('class="problem error"')]
+
+
+def test_draft_publish_history_diff_and_rollback(flow_console):
+    client, db, path = flow_console
+    edited = FLOW.replace("We open at ten.", "We open at nine.")
+    assert _post_flow(client, edited, "save").status_code == 302
+    assert path.read_text() == FLOW and store.get_draft(db, "tiny")["source"] == edited
+    assert "We open at nine." in client.get("/admin/flows/tiny/edit").get_data(as_text=True)
+    assert _post_flow(client, edited, "publish").status_code == 302
+    assert path.read_text() == edited and store.get_draft(db, "tiny") is None
+    history = client.get("/admin/flows/tiny/history").get_data(as_text=True)
+    ids = [int(i) for i in re.findall(r'class="version" data-id="(\d+)"', history)]
+    assert len(ids) == 2  # the text it replaced, then the published one
+    diff = client.get(f"/admin/flows/tiny/diff/{ids[1]}").get_data(as_text=True)
+    assert '<span class="del">-    text: We open at ten.</span>' in diff and '<span class="add">+    text: We open at nine.</span>' in diff
+    token = csrf_token(history)
+    assert client.post(f"/admin/flows/tiny/rollback/{ids[1]}", data={"csrf_token": token}).status_code == 302
+    assert path.read_text() == FLOW
+    actions = [e["action"] for e in store.audit_entries(db) if e["action"].startswith("flow.")]
+    assert actions == ["flow.rollback", "flow.publish", "flow.draft"]
+    graph = client.get("/admin/flows/tiny").get_data(as_text=True)
+    assert graph.count('class="node"') == 4 and 'data-name="menu"' in graph
+    assert client.get("/admin/flows/..%2Fsecret").status_code == 404
+    assert client.get("/admin/flows/nothing/edit").status_code == 404
+
+
+def test_trying_a_draft_talks_to_the_draft_not_the_live_flow(flow_console):
+    client, db, path = flow_console
+    _post_flow(client, FLOW.replace("Billing is open nine to five.", "Billing is open around the clock."), "save")
+    token = csrf_token(client.get("/admin/flows/tiny/try").get_data(as_text=True))
+    page = client.post("/admin/flows/tiny/try", data={"csrf_token": token, "turns": "", "say": "a question about my invoice"})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Billing is open around the clock." in text and "nine to five" not in text
+    assert "Say billing or store hours." in text and "say: a question about my invoice" in text
+    assert path.read_text() == FLOW  # trying changed nothing

@@ -70,6 +70,17 @@ class IntentModelVersion(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class FlowDraft(Base):
+    """An admin's unpublished edit of a flow file (one per file; validated before it was saved)."""
+
+    __tablename__ = "flow_drafts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file: Mapped[str] = mapped_column(String(128), unique=True, index=True)
+    source: Mapped[str] = mapped_column(Text)
+    saved_by: Mapped[str] = mapped_column(String(64))
+    saved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 # -- users ------------------------------------------------------------------------------------------
 
 def create_user(db: Database, name: str, password_hash: str, role: str) -> int:
@@ -133,3 +144,28 @@ def audit_entries(db: Database, limit: int = 200, action: str | None = None) -> 
         return [{"id": e.id, "at": e.at.isoformat(timespec="seconds"), "actor": e.actor, "action": e.action,
                  "target": e.target, "details": e.details if isinstance(e.details, dict) else {}}
                 for e in s.scalars(query)]
+
+
+# -- flow drafts ------------------------------------------------------------------------------------
+
+def save_draft(db: Database, file: str, source: str, saved_by: str) -> None:
+    """Keep ``source`` as the draft of flow file ``file`` (replacing an older draft)."""
+    with db.session() as s:
+        draft = s.scalar(select(FlowDraft).where(FlowDraft.file == file))
+        if draft is None:
+            s.add(FlowDraft(file=file, source=source, saved_by=saved_by))
+        else:
+            draft.source, draft.saved_by, draft.saved_at = source, saved_by, utcnow()
+
+
+def get_draft(db: Database, file: str) -> dict[str, Any] | None:
+    with db.session() as s:
+        d = s.scalar(select(FlowDraft).where(FlowDraft.file == file))
+        return None if d is None else {"source": d.source, "saved_by": d.saved_by, "saved_at": d.saved_at.isoformat()}
+
+
+def drop_draft(db: Database, file: str) -> None:
+    with db.session() as s:
+        d = s.scalar(select(FlowDraft).where(FlowDraft.file == file))
+        if d is not None:
+            s.delete(d)
