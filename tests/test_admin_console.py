@@ -8,7 +8,7 @@ import io
 import re
 
 import pytest
-from admin_helpers import PASSWORD, add_users, csrf_token, login
+from admin_helpers import FLOW, PASSWORD, add_users, csrf_token, login
 from click.testing import CliRunner
 
 from voicebot.storage import admin as store
@@ -172,30 +172,6 @@ def test_cli_creates_users_and_refuses_bad_ones(tmp_path, monkeypatch):
 
 # -- flows -------------------------------------------------------------------------------------------
 
-FLOW = """name: tiny
-start: menu
-intents:
-  billing: [billing, a question about my bill, my invoice, I was charged twice]
-  store_hours: [store hours, when are you open, opening times, what time do you open]
-nodes:
-  menu:
-    type: menu
-    prompt: Say billing or store hours.
-    options:
-      - {intent: billing, goto: billing}
-      - {intent: store_hours, goto: hours}
-  billing:
-    type: say
-    text: Billing is open nine to five.
-    next: bye
-  hours:
-    type: say
-    text: We open at ten.
-    next: bye
-  bye:
-    type: hangup
-    text: Goodbye.
-"""
 
 
 @pytest.fixture()

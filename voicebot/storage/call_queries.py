@@ -117,3 +117,16 @@ def _aware(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def caller_turn(db: Database, turn_id: int) -> dict[str, Any] | None:
+    """One stored caller turn (``id, text, intent, confidence, call_sid``), or None."""
+    if not 0 < int(turn_id) < 2**63:
+        return None
+    with db.session() as s:
+        row = s.execute(select(Turn, Call.call_sid).join(Call, Call.id == Turn.call_id).where(Turn.id == int(turn_id))).first()
+        if row is None or row[0].speaker != "caller":
+            return None
+        turn, call_sid = row
+        return {"id": turn.id, "text": _plain(turn.text, UNREADABLE), "intent": turn.intent,
+                "confidence": turn.confidence, "call_sid": call_sid}

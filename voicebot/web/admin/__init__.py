@@ -12,4 +12,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from voicebot.web.admin import analytics, auth, calls, dashboard, flow_try, flows, review  # noqa: E402,F401  (routes on bp)
+from voicebot.web.admin import analytics, auth, calls, dashboard, flow_try, flows, models, review  # noqa: E402,F401  (routes on bp)

@@ -1,19 +1,62 @@
-"""``/admin/review`` (admins, supervisors): the review queue (work in progress)."""
+"""``/admin/review`` (admins, supervisors): caller turns the bot was unsure about (out of scope,
+low confidence, or the last words before a transfer), each with one button per intent of the
+live flow and a field for a new intent. A label is stored (``storage.learning``) and audited;
+``/admin/models`` retrains from the labels (``web.admin.models``)."""
 from __future__ import annotations
 
-from flask import render_template_string
+import re
 
+from flask import abort, g, redirect, render_template, request, url_for
+
+from voicebot.errors import AdminError, FlowError
+from voicebot.flows.loader import load_flow
+from voicebot.nlu.retrain import held_back
+from voicebot.storage import learning
+from voicebot.storage.call_queries import caller_turn, review_candidates
 from voicebot.web.admin import bp
-from voicebot.web.admin.auth import require
+from voicebot.web.admin.auth import record, require
+from voicebot.web.state import current_state
+
+
+def live_flow():
+    """The flow new calls get: the running pipeline's, else the configured file."""
+    state = current_state()
+    if state.pipeline is not None:
+        return state.pipeline.current_flow()
+    return load_flow(state.settings.flow_path)
+
+
+def flow_intents() -> list[str]:
+    try:
+        return sorted(i for i in live_flow().intents if i != "oos")
+    except FlowError:
+        return []
 
 
 @bp.get("/review")
 @require("review")
 def review_queue():
-    return render_template_string('{% extends "admin/base.html" %}{% block main %}<h1>Review</h1>{% endblock %}')
+    db = current_state().db
+    labelled = {row["turn_id"]: row["label"] for row in learning.current_labels(db)}
+    show_done = request.args.get("all") == "1"
+    items = [dict(item, label=labelled.get(item["turn_id"]), held_back=held_back(item["text"]))
+             for item in review_candidates(db) if show_done or item["turn_id"] not in labelled]
+    return render_template("admin/review.html", items=items, intents=flow_intents() + ["oos"], show_done=show_done,
+                           labelled=len(labelled))
 
 
-@bp.get("/models")
+@bp.post("/review/<int:turn_id>/label")
 @require("review")
-def models():
-    return render_template_string('{% extends "admin/base.html" %}{% block main %}<h1>Models</h1>{% endblock %}')
+def label_turn(turn_id: int):
+    db = current_state().db
+    turn = caller_turn(db, turn_id)
+    if turn is None:
+        abort(404, description=f"no caller turn {turn_id}")
+    label = (request.form.get("label") or request.form.get("new_label") or "").strip().lower()
+    label = re.sub(r"[\s-]+", "_", label)
+    try:
+        learning.add_label(db, turn_id, turn["text"], label, g.admin_user["name"])
+    except AdminError as exc:
+        abort(400, description=str(exc))
+    record("review.label", f"turn {turn_id}", label=label, was=turn["intent"], call_sid=turn["call_sid"])
+    return redirect(url_for("admin.review_queue"))
