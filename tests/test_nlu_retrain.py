@@ -67,3 +67,28 @@ def test_gate_passes_equal_or_better_and_refuses_worse_with_reasons():
                                    {"intent": "hours", "support": 2, "active_f1": 1.0, "candidate_f1": 0.8}]
     with pytest.raises(NLUError, match="held-back test set has 1"):
         retrain.compare(right, right, ["x"], ["billing"])
+
+
+def test_the_live_model_is_the_active_version_only_when_it_knows_the_flows_intents(tmp_path):
+    from admin_helpers import FLOW
+
+    from voicebot.flows.loader import load_flow_text
+    from voicebot.session.intent_models import active_model_dir, load_for_flow
+    from voicebot.storage import learning
+    from voicebot.storage.db import Database
+
+    flow = load_flow_text(FLOW, str(tmp_path / "tiny.yaml"))
+    model = retrain.train_candidate(retrain.training_examples(flow.intents, [("I paid twice", "billing")]))
+    model.save(tmp_path / "v1")
+    db = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    db.create_all()
+    assert active_model_dir(db) is None and active_model_dir(None) is None
+    version = learning.add_model_version(db, str(tmp_path / "v1"), "0" * 64, {}, "test")
+    assert active_model_dir(db) is None  # kept, not active
+    learning.activate(db, version)
+    assert active_model_dir(db) == str(tmp_path / "v1")
+    loaded = load_for_flow(str(tmp_path / "v1"), flow)
+    assert loaded is not None and loaded.understand("why is my bill so high").intent == "billing"
+    grown = load_flow_text(FLOW.replace("intents:\n", "intents:\n  returns: [return an item, send it back]\n"), "x.yaml")
+    assert load_for_flow(str(tmp_path / "v1"), grown) is None  # the flow has an intent the model lacks
+    assert load_for_flow(str(tmp_path / "missing"), flow) is None

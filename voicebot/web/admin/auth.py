@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 
 from flask import Response, abort, g, redirect, render_template, request, session, url_for
+from prometheus_client import Counter
 
 from voicebot.errors import LoginThrottledError
 from voicebot.security.passwords import PasswordHasher
@@ -31,6 +32,7 @@ PERMISSIONS = {
 }
 PUBLIC_ENDPOINTS = {"admin.login"}
 _hasher = PasswordHasher()
+ACTIONS = Counter("voicebot_console_actions_total", "Audited admin console actions (logins, refusals, changes)", ["action"])
 
 
 def may(area: str, role: str | None = None) -> bool:
@@ -42,7 +44,12 @@ def may(area: str, role: str | None = None) -> bool:
 def record(action: str, target: str = "", **details) -> None:
     """Write an audit entry as the logged-in user (``anonymous`` before login)."""
     user = g.get("admin_user")
-    store.audit(current_state().db, user["name"] if user else "anonymous", action, target, details)
+    _audit(user["name"] if user else "anonymous", action, target, details)
+
+
+def _audit(actor: str, action: str, target: str = "", details: dict | None = None) -> None:
+    store.audit(current_state().db, actor, action, target, details or {})
+    ACTIONS.labels(action).inc()
 
 
 def require(area: str):
@@ -89,21 +96,21 @@ def login():
     try:
         state.login_throttle.check(*keys)
     except LoginThrottledError as exc:
-        store.audit(state.db, name or "anonymous", "login.locked", request.remote_addr or "-", {})
+        _audit(name or "anonymous", "login.locked", request.remote_addr or "-")
         response = Response(render_template("admin/login.html", error=str(exc), next=""), 429)
         response.headers["Retry-After"] = str(int(exc.retry_after_s) + 1)
         return response
     user = store.get_user(state.db, name) if name else None
     if user is None or not _hasher.verify(user["password_hash"], password):
         state.login_throttle.record_failure(*keys)
-        store.audit(state.db, name or "anonymous", "login.failed", request.remote_addr or "-", {})
+        _audit(name or "anonymous", "login.failed", request.remote_addr or "-")
         return render_template("admin/login.html", error="wrong user name or password", next=""), 401
     state.login_throttle.record_success(*keys)
     if _hasher.needs_rehash(user["password_hash"]):
         store.set_password_hash(state.db, name, _hasher.hash(password))
     session.clear()  # a fresh session: no fixation
     session["admin_user"] = user["name"]
-    store.audit(state.db, user["name"], "login", request.remote_addr or "-", {"role": user["role"]})
+    _audit(user["name"], "login", request.remote_addr or "-", {"role": user["role"]})
     target = request.form.get("next", "")
     return redirect(target if target.startswith("/admin") and not target.startswith("//") else url_for("admin.dashboard"))
 
