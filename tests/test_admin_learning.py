@@ -114,3 +114,25 @@ def test_retrain_without_held_back_labels_says_what_is_missing(learning_console)
     assert response.status_code == 422
     assert "the held-back test set has 0 labelled utterance(s)" in response.get_data(as_text=True)
     assert learning.model_versions(db) == []
+
+
+def test_unanswered_questions_are_grouped_into_faq_candidates_and_labelled_together(learning_console):
+    client, db, _ = learning_console
+    call_id = calls.begin_call(db, "CAfaq1", "+15550006666")
+    asked = {}
+    for text in ("can I buy a gift card", "do you sell gift cards", "where can I park my car",
+                 "is there parking near the store"):
+        asked[text] = calls.add_turn(db, call_id, "caller", text, intent="oos", confidence=0.1)
+    page = client.get("/admin/review/faq").get_data(as_text=True)
+    groups = re.findall(r'<div class="faq-group"><h2>(.*?) <small>\((\d+) callers\)', page)
+    sizes = {name: int(n) for name, n in groups}
+    assert sizes.get("can I buy a gift card", sizes.get("do you sell gift cards")) == 2
+    assert 2 in {sizes.get("where can I park my car"), sizes.get("is there parking near the store")}
+    token = csrf_token(page)
+    gift = [asked["can I buy a gift card"], asked["do you sell gift cards"]]
+    response = client.post("/admin/review/faq/label", data={"csrf_token": token, "new_label": "gift cards",
+                                                            "turn_id": [str(t) for t in gift]})
+    assert response.status_code == 302
+    assert sorted((r["turn_id"], r["label"]) for r in learning.current_labels(db)) == [(t, "gift_cards") for t in sorted(gift)]
+    assert "gift card" not in client.get("/admin/review/faq").get_data(as_text=True)
+    assert [e["target"] for e in store.audit_entries(db, action="review.faq_label")] == ["gift_cards"]

@@ -60,3 +60,40 @@ def label_turn(turn_id: int):
         abort(400, description=str(exc))
     record("review.label", f"turn {turn_id}", label=label, was=turn["intent"], call_sid=turn["call_sid"])
     return redirect(url_for("admin.review_queue"))
+
+
+@bp.get("/review/faq")
+@require("review")
+def faq_candidates():
+    """Unanswered (out-of-scope, unlabelled) questions grouped by meaning: FAQ candidates."""
+    from voicebot.nlu.embeddings import get_embedder
+    from voicebot.nlu.faq_clusters import cluster_questions
+
+    db = current_state().db
+    labelled = {row["turn_id"] for row in learning.current_labels(db)}
+    items = [i for i in review_candidates(db, limit=500) if i["reason"] == "out of scope" and i["turn_id"] not in labelled]
+    texts = [i["text"] for i in items]
+    groups = cluster_questions(texts, get_embedder().embed(texts)) if len(texts) >= 2 else []
+    turn_of = {i["text"]: i["turn_id"] for i in items}
+    for group in groups:
+        group["turn_ids"] = sorted({turn_of[q] for q in group["questions"]})
+    return render_template("admin/faq.html", groups=groups, unanswered=len(texts))
+
+
+@bp.post("/review/faq/label")
+@require("review")
+def label_group():
+    """Label every turn of a FAQ candidate with one (new) intent."""
+    db = current_state().db
+    label = re.sub(r"[\s-]+", "_", request.form.get("new_label", "").strip().lower())
+    turn_ids = [int(t) for t in request.form.getlist("turn_id") if t.isdigit()][:200]
+    turns = [t for t in (caller_turn(db, i) for i in turn_ids) if t is not None]
+    if not turns:
+        abort(400, description="no caller turns given")
+    try:
+        for turn in turns:
+            learning.add_label(db, turn["id"], turn["text"], label, g.admin_user["name"])
+    except AdminError as exc:
+        abort(400, description=str(exc))
+    record("review.faq_label", label, turns=len(turns))
+    return redirect(url_for("admin.faq_candidates"))
