@@ -57,7 +57,7 @@ def call_page(call_sid: str):
         transfers = [{"destination": _mask(t["destination"]), "reason": t["reason"], "created_at": t["created_at"],
                       "context": {"summary": redact_text(str(t["context"].get("summary", "")))}} for t in transfers]
     record("call.view", call_sid, redacted=redacted)
-    frustration = [{"x": i, "y": t["frustration"]} for i, t in enumerate(call["transcript"])
+    frustration = [{"x": f"line {i}", "y": t["frustration"]} for i, t in enumerate(call["transcript"], start=1)
                    if t["speaker"] == "caller" and t["frustration"] is not None]
     chart = {"frustration": {"type": "line", "labels": [p["x"] for p in frustration],
                              "series": {"frustration": [p["y"] for p in frustration]}}}
