@@ -98,7 +98,8 @@ def _stored_call(db, sid: str, caller: str = "+15550001111") -> None:
     calls.add_turn(db, call_id, "bot", "How can I help?")
     calls.add_turn(db, call_id, "caller", "my email is ana@example.com and I want billing", intent="billing",
                    confidence=0.91, frustration=0.2, latency_ms=640.0, details={"asr_confidence": 0.83})
-    calls.add_turn(db, call_id, "caller", "agent now", intent="oos", confidence=0.3, frustration=0.7, latency_ms=900.0)
+    calls.add_turn(db, call_id, "caller", "agent now", intent="oos", confidence=0.3, frustration=0.7, latency_ms=900.0,
+                   details={"emotion": "angry"})
     calls.save_transfer(db, sid, "+15550100000", "caller asked for an agent", {"summary": "wants billing, ana@example.com"})
     calls.end_call(db, call_id, "transferred", "hangup")
 
@@ -115,6 +116,9 @@ def test_calls_search_and_the_call_page_redacted_for_analysts(console):
     assert "CAadmin1" in found and "CAadmin2" not in found
     by_phone = supervisor.get("/admin/calls?customer=(555) 999-8888").get_data(as_text=True)
     assert "CAadmin2" in by_phone and "CAadmin1" not in by_phone
+    angry = supervisor.get("/admin/calls?emotion=angry").get_data(as_text=True)
+    assert "CAadmin1" in angry and "CAadmin2" not in angry and "<td>angry</td>" in angry
+    assert "no calls match" in supervisor.get("/admin/calls?emotion=joyful").get_data(as_text=True)
     assert supervisor.get("/admin/calls?from=yesterday").status_code == 400
     assert supervisor.get("/admin/calls?outcome=exploded").status_code == 400
     full = supervisor.get("/admin/calls/CAadmin1").get_data(as_text=True)

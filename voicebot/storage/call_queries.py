@@ -19,15 +19,19 @@ from voicebot.storage.tables import Call, TransferRecord, Turn
 UNREADABLE = "[unreadable]"
 OUT_OF_SCOPE = {None, "oos"}
 LOW_CONFIDENCE = 0.6  # a caller turn under this is worth a reviewer's look
+EMOTION_WINDOW = 5000  # newest calls the emotion filter looks through
 
 
 def search_calls(db: Database, *, since: datetime | None = None, until: datetime | None = None,
-                 outcome: str = "", intent: str = "", channel: str = "", caller: str = "",
+                 outcome: str = "", intent: str = "", channel: str = "", caller: str = "", emotion: str = "",
                  limit: int = 200) -> list[dict[str, Any]]:
     """Calls started in [since, until), newest first, filtered by exact outcome, channel, an intent
-    any caller turn had, and the caller's phone (matched through its keyed hash)."""
+    any caller turn had, the caller's phone (matched through its keyed hash) and an emotion any
+    caller turn showed (turn details are encrypted, so that filter runs here over the newest
+    ``EMOTION_WINDOW`` calls)."""
+    limit = max(1, min(limit, 1000))
     with db.session() as s:
-        query = select(Call).order_by(Call.id.desc()).limit(max(1, min(limit, 1000)))
+        query = select(Call).order_by(Call.id.desc()).limit(EMOTION_WINDOW if emotion else limit)
         if since is not None:
             query = query.where(Call.started_at >= since)
         if until is not None:
@@ -46,13 +50,16 @@ def search_calls(db: Database, *, since: datetime | None = None, until: datetime
         by_call: dict[int, list[Turn]] = {}
         for t in turns:
             by_call.setdefault(t.call_id, []).append(t)
-        return [{"call_sid": c.call_sid, "started_at": _aware(c.started_at), "channel": c.channel,
-                 "caller": _plain(c.caller, ""), "status": c.status, "outcome": c.outcome or "",
-                 "duration_s": c.duration_s,
-                 "intents": sorted({t.intent for t in by_call.get(c.id, []) if t.intent}),
-                 "max_frustration": max((t.frustration for t in by_call.get(c.id, []) if t.frustration is not None),
-                                        default=None)}
-                for c in rows]
+        found = [{"call_sid": c.call_sid, "started_at": _aware(c.started_at), "channel": c.channel,
+                  "caller": _plain(c.caller, ""), "status": c.status, "outcome": c.outcome or "",
+                  "duration_s": c.duration_s,
+                  "intents": sorted({t.intent for t in by_call.get(c.id, []) if t.intent}),
+                  "emotions": sorted({str(d["emotion"]) for d in (_plain(t.details, {}) for t in by_call.get(c.id, []))
+                                      if isinstance(d, dict) and d.get("emotion")}),
+                  "max_frustration": max((t.frustration for t in by_call.get(c.id, []) if t.frustration is not None),
+                                         default=None)}
+                 for c in rows]
+        return [row for row in found if not emotion or emotion in row["emotions"]][:limit]
 
 
 def calls_with_turns(db: Database, *, since: datetime | None = None, until: datetime | None = None,

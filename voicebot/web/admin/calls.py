@@ -1,4 +1,4 @@
-"""``/admin/calls``: search calls (date range, outcome, intent, channel, customer phone) and
+"""``/admin/calls``: search calls (date range, outcome, intent, emotion, channel, customer phone) and
 ``/admin/calls/<sid>``: one call's transcript with per-turn confidence, intent, frustration and
 latency, and its transfers with their context. Analysts see every line and context redacted
 (``privacy.redaction``) and the caller's number masked. Read-only: nothing here writes calls."""
@@ -29,11 +29,12 @@ def _mask(phone: str) -> str:
 @require("calls")
 def call_list():
     since, until, shown = date_range(request.args)
-    filters = {k: request.args.get(k, "").strip()[:64] for k in ("outcome", "intent", "channel", "customer")}
+    filters = {k: request.args.get(k, "").strip()[:64] for k in ("outcome", "intent", "channel", "customer", "emotion")}
     if filters["outcome"] and filters["outcome"] not in OUTCOMES:
         abort(400, description=f"outcome must be one of {', '.join(OUTCOMES)}")
     rows = search_calls(current_state().db, since=since, until=until, outcome=filters["outcome"],
-                        intent=filters["intent"], channel=filters["channel"], caller=filters["customer"])
+                        intent=filters["intent"], channel=filters["channel"], caller=filters["customer"],
+                        emotion=filters["emotion"])
     if _redacted_view():
         for row in rows:
             row["caller"] = _mask(row["caller"])
