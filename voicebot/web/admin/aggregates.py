@@ -12,7 +12,8 @@ Pure: no database, no Flask; same input, same numbers. Definitions:
 - worst-understood prompts: the bot line just before caller turns, ranked by the share of those
   turns that were out of scope or under ``LOW_CONFIDENCE`` (prompts answered at least
   ``min_answers`` times);
-- satisfaction: mean and distribution of survey scores (a turn's ``details["survey_score"]``).
+- satisfaction: mean and distribution of survey scores (``details["survey_score"]`` of any line;
+  ``session.dialogue`` stores each answer as a system line when the call ends).
 """
 from __future__ import annotations
 
@@ -59,6 +60,9 @@ def summarize(calls: list[dict[str, Any]], min_answers: int = 1) -> dict[str, An
     for call in calls:
         day, last_bot, peak = _day(call), None, None
         for turn in call.get("turns", []):
+            score = (turn.get("details") or {}).get("survey_score")
+            if isinstance(score, (int, float)) and not isinstance(score, bool):
+                scores.append(int(score))
             if turn["speaker"] == "bot":
                 last_bot = turn.get("text") or ""
                 continue
@@ -71,9 +75,6 @@ def summarize(calls: list[dict[str, Any]], min_answers: int = 1) -> dict[str, An
                 latency[day].append(turn["latency_ms"])
             if last_bot:
                 prompts[last_bot].append(_misunderstood(turn))
-            score = (turn.get("details") or {}).get("survey_score")
-            if isinstance(score, (int, float)):
-                scores.append(int(score))
         if peak is not None:
             frustration[day].append(peak)
     worst = sorted(((sum(flags) / len(flags), len(flags), text) for text, flags in prompts.items()
