@@ -3,6 +3,7 @@ speech through the real pipeline (ASR, NLU, flow, TTS), then the dashboard, anal
 and the demo flow's graph in headless Chromium, saved as docs/console-*.png. Slow: loads models."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ def test_dashboard_and_analytics_show_charts_of_simulated_calls(real_server, chr
         sim.call([Speech.from_wav(FIXTURES / "read_LJ001-0001_8k_mulaw.wav"),
                   Speech.from_wav(FIXTURES / "read_LJ001-0012_8k_mulaw.wav")], caller="+15550004444"),
         sim.call([Keys("1"), Speech.from_wav(FIXTURES / "order_5093.wav")], caller="+15550005555"),
+        sim.call([Speech.from_wav(FIXTURES / "order_4172.wav"), Keys("2"), Keys("5")], caller="+15550001111"),  # survey: 5
     ]
     assert placed[1].transfer is not None
     add_users(real_server.state.db, "admin")
@@ -43,6 +45,7 @@ def test_dashboard_and_analytics_show_charts_of_simulated_calls(real_server, chr
     page.click("#login")
     page.wait_for_selector("canvas#intents[data-drawn]")
     assert int(page.inner_text("#n-calls")) >= len(placed)
+    assert re.fullmatch(r"\d\.\d\d / 5 \(\d+\)", page.inner_text("#satisfaction")), page.inner_text("#satisfaction")
     lines = calls.load_call(real_server.state.db, placed[1].call_sid)["transcript"]
     assert "returns" in {row["intent"] for row in lines}, [(r["speaker"], r["text"], r["intent"]) for r in lines]
     assert int(page.get_attribute("canvas#intents", "data-drawn")) >= 3  # several intents heard
