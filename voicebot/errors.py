@@ -88,3 +88,8 @@ class LoginThrottledError(VoicebotError):
     def __init__(self, message: str, retry_after_s: float):
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class AdminError(VoicebotError):
+    """A console request that cannot be carried out: an unknown user or role, a name taken, a
+    retrain without data; the message says which."""

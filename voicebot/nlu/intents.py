@@ -172,6 +172,8 @@ def _fit_lr(X: np.ndarray, y: np.ndarray, C: float) -> tuple[np.ndarray, np.ndar
 
     lr = LogisticRegression(C=C, max_iter=2000)
     lr.fit(X, y)
+    if lr.coef_.shape[0] == 1:  # two classes: sklearn fits one logit (for classes_[1]); softmax needs one per class
+        return np.vstack([np.zeros_like(lr.coef_), lr.coef_]), np.concatenate([[0.0], lr.intercept_])
     return lr.coef_, lr.intercept_
 
 

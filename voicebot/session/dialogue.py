@@ -156,8 +156,18 @@ class Dialogue:
             self.step(CallEnded(reason))
         if self.recording is None:
             self._consent_decided(False, remember=False)
+        self._record_survey()
         if self.call_id is not None:
             self._store(calls.end_call, self.call_id, self.outcome, reason)
+
+    def _record_survey(self) -> None:
+        """Store each survey answer as a system line (``details["survey_score"]``: the analytics' satisfaction)."""
+        variables = self.state.variables if self.state is not None else {}
+        for node in self.flow.nodes.values():
+            score = variables.get(node.slot) if getattr(node, "type", None) == "survey" else None
+            if isinstance(score, int) and not isinstance(score, bool):
+                self._record("system", f"survey {node.slot}: {score} of {node.scale}",
+                             details={"survey_score": score, "scale": node.scale, "slot": node.slot})
 
     # ---- consent and recording ----------------------------------------------------------------------
     def _consent_decided(self, granted: bool | None, remember: bool = True) -> None:

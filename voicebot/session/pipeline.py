@@ -23,6 +23,7 @@ from voicebot.asr.base import ASR
 from voicebot.config import PROJECT_ROOT, Settings
 from voicebot.session.datasources import DataSources
 from voicebot.session.flow_store import FlowStore
+from voicebot.session.intent_models import active_model_dir
 from voicebot.session.lookups import lookup_pool
 from voicebot.session.recognition import grammar_for
 from voicebot.session.settings import SessionSettings
@@ -60,6 +61,7 @@ class Pipeline:
     # waiting): wasted decodes must not queue ahead of other callers' real ones on the shared
     # recogniser. Early decodes are quick-window only, ~0.1-0.2 s each.
     speculation_slots: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(2))
+    intent_model_dir: str | None = None  # the console's activated intent model (session.intent_models)
     _understanders: dict = field(default_factory=dict)
     _fixed_texts: dict = field(default_factory=dict)  # flow sha -> its prompts without variables
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -70,7 +72,7 @@ class Pipeline:
 
     def understander(self, flow):
         """The intent/entity/emotion model for this flow version (trained once per version)."""
-        key = getattr(flow, "sha256", id(flow))
+        key = (getattr(flow, "sha256", id(flow)), self.intent_model_dir)
         with self._lock:
             model = self._understanders.get(key)
             if model is None:
@@ -81,7 +83,10 @@ class Pipeline:
                     from voicebot.nlu.emotion.acoustic import AcousticAnalyzer
 
                     acoustic = AcousticAnalyzer(warm=True)  # pays librosa's import and first calls now
-                model = Understander.from_examples(flow.intents, acoustic=acoustic)
+                from voicebot.session.intent_models import load_for_flow
+
+                model = (self.intent_model_dir and load_for_flow(self.intent_model_dir, flow, acoustic=acoustic)) \
+                    or Understander.from_examples(flow.intents, acoustic=acoustic)
                 self._understanders = {key: model}  # only the live version is kept
             return model
 
@@ -144,6 +149,7 @@ def build_pipeline(settings: Settings, *, warm: bool = True, voice_emotion: bool
             data_sources=DataSources.for_flow(flow_store.current(), db),
             db=db,
             voice_emotion=voice_emotion,
+            intent_model_dir=active_model_dir(db),
         )
         if warm:
             warm_up(pipeline)
