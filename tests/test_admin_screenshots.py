@@ -3,6 +3,7 @@ speech through the real pipeline (ASR, NLU, flow, TTS), then the dashboard, anal
 and the demo flow's graph in headless Chromium, saved as docs/console-*.png. Slow: loads models."""
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -16,10 +17,11 @@ from voicebot.testing.twilio_sim import Keys, Speech, TwilioSimulator
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "audio_fixtures"
-DOCS = ROOT / "docs"
+DOCS = ROOT / "docs"  # VOICEBOT_UPDATE_SCREENSHOTS=1 writes the checked-in pictures; else a temporary folder
 
 
-def test_dashboard_and_analytics_show_charts_of_simulated_calls(real_server, chromium):
+def test_dashboard_and_analytics_show_charts_of_simulated_calls(real_server, chromium, tmp_path):
+    out = DOCS if os.environ.get("VOICEBOT_UPDATE_SCREENSHOTS") == "1" else tmp_path
     sim = TwilioSimulator(real_server.url, auth_token=AUTH_TOKEN, account_sid=ACCOUNT_SID,
                           rest_standin=real_server.standin, reply_timeout_s=60)
 
@@ -50,17 +52,17 @@ def test_dashboard_and_analytics_show_charts_of_simulated_calls(real_server, chr
     assert "returns" in {row["intent"] for row in lines}, [(r["speaker"], r["text"], r["intent"]) for r in lines]
     assert int(page.get_attribute("canvas#intents", "data-drawn")) >= 3  # several intents heard
     assert int(page.get_attribute("canvas#latency", "data-drawn")) >= 1
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / "console-dashboard.png"), full_page=True)
+    out.mkdir(exist_ok=True)
+    page.screenshot(path=str(out / "console-dashboard.png"), full_page=True)
     page.goto(real_server.url + "/admin/analytics")
     page.wait_for_selector("canvas#outcomes[data-drawn]")
     assert page.locator("#worst tr").count() >= 2  # a header and at least one prompt
-    page.screenshot(path=str(DOCS / "console-analytics.png"), full_page=True)
+    page.screenshot(path=str(out / "console-analytics.png"), full_page=True)
     page.goto(real_server.url + f"/admin/calls/{placed[1].call_sid}")
     assert page.inner_text("#outcome") == "transferred"
     assert page.locator("#transcript tr.caller").count() >= 1
-    page.screenshot(path=str(DOCS / "console-call.png"), full_page=True)
+    page.screenshot(path=str(out / "console-call.png"), full_page=True)
     page.goto(real_server.url + "/admin/flows/retail_demo")
     assert page.locator("svg#flow-graph g.node").count() >= 10
-    page.screenshot(path=str(DOCS / "console-flow.png"), full_page=True)
+    page.screenshot(path=str(out / "console-flow.png"), full_page=True)
     context.close()
