@@ -25,7 +25,8 @@ BUILTIN_VARIABLES = frozenset({
 # Data sources the runner always provides (voicebot.session.datasources).
 BUILTIN_SOURCES = frozenset({"customer_by_phone", "order_by_number", "orders_by_phone", "recommendations"})
 LISTENING = (s.MenuNode, s.AskNode, s.SurveyNode, s.ConsentNode)
-TEMPLATE_FIELDS = ("text", "prompt", "reprompt", "confirm", "question", "thanks", "filler", "error_text", "declined_text")
+TEMPLATE_FIELDS = ("text", "prompt", "reprompt", "confirm", "question", "thanks", "filler", "error_text", "declined_text",
+                   "written")
 TERMINAL = (s.TransferNode, s.HangupNode)
 
 

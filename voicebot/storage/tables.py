@@ -131,3 +131,4 @@ class FlowVersion(Base):
     source: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+from voicebot.storage import conversation_tables as _conversation_tables  # noqa: E402,F401  (text channels: create_all sees them)

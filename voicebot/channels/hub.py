@@ -1,0 +1,113 @@
+"""The live side of the text channels: open conversations, who listens for pushed events, floods.
+
+``ConversationHub`` keeps each open ``TextConversation`` in memory (its flow state), found by its
+unguessable id or, for channels whose sender has an address (SMS, email, WeChat), by that
+address. Pushed events (a new message, a typing indicator, a status change) go to every queue
+subscribed to the conversation (the chat WebSocket); a dropped socket loses nothing, since
+everything said is stored and a reconnect replays it. ``RateLimiter`` counts a sender's messages
+in a sliding window. Thread-safe.
+"""
+from __future__ import annotations
+
+import queue
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+from typing import Any, Callable
+
+from voicebot.channels.base import ChannelParts, TextConversation
+
+POLITE_SLOW_DOWN = "You're sending messages faster than I can read them. Please wait a few seconds and try again."
+
+
+class RateLimiter:
+    """At most ``limit`` events per ``window_s`` seconds per key."""
+
+    def __init__(self, limit: int = 8, window_s: float = 10.0, clock: Callable[[], float] = time.monotonic):
+        self.limit, self.window_s, self.clock = limit, window_s, clock
+        self._seen: dict[str, deque] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        """Count one event for ``key``; False when it is over the limit (not counted then)."""
+        now = self.clock()
+        with self._lock:
+            seen = self._seen[key]
+            while seen and now - seen[0] > self.window_s:
+                seen.popleft()
+            if len(seen) >= self.limit:
+                return False
+            seen.append(now)
+            return True
+
+
+class ConversationHub:
+    """Open text conversations of one server (see the module docstring). ``parts_factory()``
+    builds the ``ChannelParts`` on first use (models may still be loading at start-up)."""
+
+    def __init__(self, parts_factory: Callable[[], ChannelParts], limiter: RateLimiter | None = None):
+        self._parts_factory = parts_factory
+        self._parts: ChannelParts | None = None
+        self.limiter = limiter or RateLimiter()
+        self._open: dict[str, TextConversation] = {}
+        self._by_address: dict[tuple[str, str], str] = {}
+        self._listeners: dict[str, list[queue.Queue]] = defaultdict(list)
+        self._lock = threading.RLock()
+
+    @property
+    def parts(self) -> ChannelParts:
+        with self._lock:
+            if self._parts is None:
+                self._parts = self._parts_factory()
+            return self._parts
+
+    @property
+    def db(self):
+        return self.parts.db
+
+    def start(self, channel: str, *, kind: str = "", address: str = "", phone: str = "", thread: dict | None = None,
+              params: dict[str, Any] | None = None) -> tuple[TextConversation, list]:
+        """Open a new conversation; it and the bot's first messages."""
+        conversation = TextConversation(self.parts, channel, secrets.token_urlsafe(24), kind=kind, address=address,
+                                        phone=phone, thread=thread)
+        with self._lock:
+            self._open[conversation.id] = conversation
+            if address:
+                self._by_address[(channel, address)] = conversation.id
+        with conversation.lock:
+            return conversation, conversation.start(params)
+
+    def get(self, conversation_id: str) -> TextConversation | None:
+        with self._lock:
+            return self._open.get(conversation_id)
+
+    def for_address(self, channel: str, address: str) -> TextConversation | None:
+        """The open (not closed) conversation of this sender on ``channel``, if any."""
+        with self._lock:
+            found = self._open.get(self._by_address.get((channel, address), ""))
+        return found if found is not None and found.status != "closed" else None
+
+    def waiting(self) -> list[TextConversation]:
+        """Open conversations handed to a human."""
+        with self._lock:
+            return [c for c in self._open.values() if c.status == "agent"]
+
+    # ---- pushed events ---------------------------------------------------------------------------
+    def subscribe(self, conversation_id: str) -> queue.Queue:
+        events: queue.Queue = queue.Queue()
+        with self._lock:
+            self._listeners[conversation_id].append(events)
+        return events
+
+    def unsubscribe(self, conversation_id: str, events: queue.Queue) -> None:
+        with self._lock:
+            listeners = self._listeners.get(conversation_id, [])
+            if events in listeners:
+                listeners.remove(events)
+
+    def publish(self, conversation_id: str, event: dict) -> None:
+        with self._lock:
+            listeners = list(self._listeners.get(conversation_id, []))
+        for events in listeners:
+            events.put(event)
