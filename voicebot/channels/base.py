@@ -82,6 +82,7 @@ class TextConversation:
                                  caller=self.phone, channel=channel, db=None)
         self.status = "bot"  # bot / agent / closed
         self.handoff = None
+        self.last_id = 0  # the newest stored line's id
         self.lock = threading.RLock()
         customer = customer_by_phone(parts.db, self.phone) if self.phone else {}
         self.customer = {k: v for k, v in customer.items() if k != "found"} if customer.get("found") else {}
@@ -126,7 +127,9 @@ class TextConversation:
     def record(self, speaker: str, text: str, details: dict[str, Any] | None = None) -> dict:
         """Store a line of this conversation; the stored message (or an unsaved one on a database error)."""
         try:
-            return history.add_message(self.parts.db, self.id, speaker, text, details)
+            stored = history.add_message(self.parts.db, self.id, speaker, text, details)
+            self.last_id = stored["id"]
+            return stored
         except StorageError:
             return {"id": None, "speaker": speaker, "text": text, "details": details or {}, "at": None}
 
@@ -156,7 +159,8 @@ class TextConversation:
             actions = self.dialogue.step(run_lookup(self.parts.executor, self.parts.sources, lookups[-1]))
         out = text_messages(says, self._menu() if self.status == "bot" else None)
         for message in out:
-            self.record("bot", self.dialogue.private(message.text), {"quick_replies": list(message.quick_replies)})
+            self.record("bot", self.dialogue.private(message.text), {"quick_replies": list(message.quick_replies),
+                                                                          "links": list(message.links)})
         if out and self.status == "bot":
             self._save(history.update, self.id, summary=self.dialogue.private(out[-1].text))
         return out

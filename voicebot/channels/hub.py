@@ -49,11 +49,15 @@ class ConversationHub:
     def __init__(self, parts_factory: Callable[[], ChannelParts], limiter: RateLimiter | None = None):
         self._parts_factory = parts_factory
         self._parts: ChannelParts | None = None
-        self.limiter = limiter or RateLimiter()
+        self.limiter = limiter or RateLimiter()  # messages per sender (conversation, phone, address)
+        self.session_limiter = RateLimiter(30, 60.0)  # new chats per client address
         self._open: dict[str, TextConversation] = {}
         self._by_address: dict[tuple[str, str], str] = {}
         self._listeners: dict[str, list[queue.Queue]] = defaultdict(list)
         self._lock = threading.RLock()
+        # channel -> deliver(conversation, stored message): how an agent's reply reaches a customer
+        # who is not on a socket (email, SMS); the web chat pushes it to its socket instead.
+        self.deliverers: dict[str, Callable[[TextConversation, dict], None]] = {}
 
     @property
     def parts(self) -> ChannelParts:
@@ -92,6 +96,12 @@ class ConversationHub:
         """Open conversations handed to a human."""
         with self._lock:
             return [c for c in self._open.values() if c.status == "agent"]
+
+    def deliver(self, conversation: TextConversation, stored: dict) -> None:
+        """Send an agent's reply over the conversation's own channel, when it has a way to."""
+        deliver = self.deliverers.get(conversation.channel)
+        if deliver is not None:
+            deliver(conversation, stored)
 
     # ---- pushed events ---------------------------------------------------------------------------
     def subscribe(self, conversation_id: str) -> queue.Queue:
