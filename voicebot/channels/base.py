@@ -76,6 +76,7 @@ class TextConversation:
     def __init__(self, parts: ChannelParts, channel: str, public_id: str, *, kind: str = "", address: str = "",
                  phone: str = "", thread: dict | None = None):
         self.parts, self.channel, self.id = parts, channel, public_id
+        self.address = address  # the sender on its channel (phone, email, OpenID, login)
         self.phone = phone or (address if kind == "phone" else "")
         flow = parts.flow()
         self.dialogue = Dialogue(flow, parts.understander(flow), call_sid=f"{channel}-{public_id[:16]}",

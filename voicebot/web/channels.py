@@ -16,7 +16,7 @@ from voicebot.channels.hub import ConversationHub
 
 def register(app: Flask, state, csrf) -> ConversationHub:
     """Build the app's hub and register the channels' routes."""
-    from voicebot.channels import email, sms, webchat
+    from voicebot.channels import email, sms, webchat, wechat
     from voicebot.web import chats
 
     def parts() -> ChannelParts:
@@ -26,7 +26,8 @@ def register(app: Flask, state, csrf) -> ConversationHub:
 
     hub = ConversationHub(parts)
     app.extensions["voicebot.channels"] = hub
-    for machine in (webchat.blueprint(hub), sms.blueprint(state, hub), email.blueprint(state, hub)):
+    machines = (webchat.blueprint(hub), sms.blueprint(state, hub), email.blueprint(state, hub), wechat.blueprint(state, hub))
+    for machine in machines:
         csrf.exempt(machine)
         app.register_blueprint(machine)
     app.register_blueprint(chats.page)
