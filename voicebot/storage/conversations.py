@@ -27,6 +27,7 @@ from voicebot.storage.conversation_tables import Attachment, Conversation, Messa
 from voicebot.storage.tables import utcnow
 
 UNREADABLE = "[unreadable]"
+MEDIUM = {"chat": "web chat", "sms": "text message", "email": "email", "wechat": "WeChat"}  # channels in words
 
 
 def address_key(kind: str, address: str) -> str:
@@ -137,13 +138,15 @@ def conversations_of(db: Database, *, phone: str = "", kind: str = "", address: 
 
 def last_conversation(db: Database, phone: str) -> dict:
     """The newest text conversation of this phone number, for a call's greeting: ``found``,
-    ``channel``, ``topic`` (the last intent, words not ids: "order status"), ``summary``."""
+    ``channel``, ``medium`` (the channel in words), ``topic`` (the last intent understood, in
+    words: "order status"), ``summary`` (the bot's last line)."""
     found = conversations_of(db, phone=phone) if normalise_phone(phone) else []
     if not found:
         return {"found": False}
     last = found[-1]
     topic = (last["topic"] or "").replace("_", " ")
-    return {"found": True, "channel": last["channel"], "topic": topic or "your question", "summary": last["summary"]}
+    return {"found": True, "channel": last["channel"], "medium": MEDIUM.get(last["channel"], last["channel"]),
+            "topic": topic or "a question", "summary": last["summary"]}
 
 
 def set_opt_out(db: Database, channel: str, kind: str, address: str, opted_out: bool) -> None:

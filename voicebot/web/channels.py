@@ -30,6 +30,9 @@ def register(app: Flask, state, csrf) -> ConversationHub:
     for machine in machines:
         csrf.exempt(machine)
         app.register_blueprint(machine)
+    from voicebot.telephony import browser
+
+    app.register_blueprint(browser.blueprint(state))  # the softphone's socket (/chat/voice)
     app.register_blueprint(chats.page)
     app.register_blueprint(chats.agent)
     return hub
