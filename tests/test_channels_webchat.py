@@ -65,9 +65,15 @@ def test_a_session_greets_with_menu_buttons_and_answers_typed_messages(echo_serv
     assert [m["speaker"] for m in history["messages"]] == ["customer", "bot", "customer", "bot", "bot"]
 
 
-def test_a_known_phone_links_the_chat_to_the_customer(echo_server):
+def test_a_typed_phone_links_the_chat_to_that_history_but_reveals_nothing(echo_server):
     body = new_session(echo_server.url, phone="+1 555 000 1111")
-    assert body["messages"][0]["text"] == "Hi Ana, welcome back to Acme."
+    assert body["messages"][0]["text"] == "Welcome to Acme."  # anyone can type Ana's number: no "Hi Ana"
+    from voicebot.storage.timeline import timeline
+
+    linked = {e["conversation"] for e in timeline(echo_server.state.db, phone="+15550001111")}
+    assert body["id"] in linked
+    huge = requests.get(f"{echo_server.url}/api/chat/sessions/{body['id']}/messages?after={'9' * 40}", timeout=10)
+    assert huge.status_code == 200 and len(huge.json()["messages"]) == 2  # an absurd id reads as 0
 
 
 def test_bad_messages_get_clear_errors_and_nothing_is_stored(echo_server):

@@ -5,7 +5,10 @@ fed typed words, answered in messages, remembered in ``storage.conversations``.
 and ``hear(text)`` return ``OutMessage`` lists (``channels.render``), ``agent_says`` adds a human's
 reply after a handoff. A channel module only translates its medium's input and output. What is
 stored is redacted first (``Dialogue.private``: card numbers, phones, emails become ``[TYPE]``);
-the customer's original words are never kept. After a handoff the bot is quiet: the customer's
+the customer's original words are never kept. A phone number the customer typed (web chat) links
+the conversation to that number's history but is not trusted as theirs: only a number the
+channel vouches for (SMS) personalises the conversation and brings the customer's profile into
+the agent's context. After a handoff the bot is quiet: the customer's
 messages are stored for the agent. A new channel is one small module around this class.
 
 ``ChannelParts`` is what a text conversation needs of the server: the current flow, its
@@ -16,6 +19,7 @@ Not thread-safe: the channel serialises a conversation's turns (``lock``).
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -77,15 +81,17 @@ class TextConversation:
                  phone: str = "", thread: dict | None = None):
         self.parts, self.channel, self.id = parts, channel, public_id
         self.address = address  # the sender on its channel (phone, email, OpenID, login)
-        self.phone = phone or (address if kind == "phone" else "")
+        self.phone = phone or (address if kind == "phone" else "")  # links the history to calls of that number
+        verified = address if kind == "phone" else ""  # a number the carrier vouches for (SMS), not one typed in
         flow = parts.flow()
         self.dialogue = Dialogue(flow, parts.understander(flow), call_sid=f"{channel}-{public_id[:16]}",
-                                 caller=self.phone, channel=channel, db=None)
+                                 caller=verified, channel=channel, db=None)
+        self.touched = time.monotonic()
         self.status = "bot"  # bot / agent / closed
         self.handoff = None
         self.last_id = 0  # the newest stored line's id
         self.lock = threading.RLock()
-        customer = customer_by_phone(parts.db, self.phone) if self.phone else {}
+        customer = customer_by_phone(parts.db, verified) if verified else {}
         self.customer = {k: v for k, v in customer.items() if k != "found"} if customer.get("found") else {}
         history.open_conversation(parts.db, public_id, channel, kind=kind, address=address, phone=self.phone,
                                   customer_id=customer.get("id"), thread=thread)
@@ -98,6 +104,7 @@ class TextConversation:
     def hear(self, text: str, details: dict[str, Any] | None = None) -> list[OutMessage]:
         """The customer wrote ``text``: stored (redacted); the bot's replies (none once a human has it)."""
         text = " ".join(str(text).split())[:MAX_TEXT_CHARS]
+        self.touched = time.monotonic()
         if self.status != "bot":
             self.record("customer", self.dialogue.private(text), details)
             return []

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from voicebot.channels.base import ChannelParts, TextConversation
 
+IDLE_S = 6 * 3600.0  # an open conversation idle this long is forgotten (its history stays)
 POLITE_SLOW_DOWN = "You're sending messages faster than I can read them. Please wait a few seconds and try again."
 
 
@@ -76,11 +77,21 @@ class ConversationHub:
         conversation = TextConversation(self.parts, channel, secrets.token_urlsafe(24), kind=kind, address=address,
                                         phone=phone, thread=thread)
         with self._lock:
+            self._forget_idle()
             self._open[conversation.id] = conversation
             if address:
                 self._by_address[(channel, address)] = conversation.id
         with conversation.lock:
             return conversation, conversation.start(params)
+
+    def _forget_idle(self) -> None:
+        now = time.monotonic()
+        for key, found in list(self._open.items()):
+            if found.status == "closed" and now - found.touched > 60 or now - found.touched > IDLE_S:
+                del self._open[key]
+        for address, key in list(self._by_address.items()):
+            if key not in self._open:
+                del self._by_address[address]
 
     def get(self, conversation_id: str) -> TextConversation | None:
         with self._lock:

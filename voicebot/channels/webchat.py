@@ -2,7 +2,8 @@
 WebSocket that pushes what the customer did not ask for (typing indicator, an agent's replies).
 
 - ``POST /api/chat/sessions`` (optional ``{"phone": ..., "login": ...}``: who the customer says
-  they are, linking this chat to their history) -> 201 ``{"id", "messages"}``;
+  they are, linking this chat to that history; a typed phone is not trusted for personal data,
+  see ``channels.base``) -> 201 ``{"id", "messages"}``;
 - ``POST /api/chat/sessions/<id>/messages`` ``{"text"}`` -> ``{"received", "messages"}`` (the
   stored customer line and the bot's replies; none while a human has the chat);
 - ``GET /api/chat/sessions/<id>/messages?after=N`` -> the stored lines after N (a reload);
@@ -51,6 +52,11 @@ def api_message(stored: dict) -> dict:
     return body
 
 
+def after_id(value: str) -> int:
+    """``?after=N`` as a message id (0 when absent or not a plausible id)."""
+    return int(value) if value.isdigit() and len(value) < 15 else 0
+
+
 def _error(message: str, status: int, **extra) -> Response:
     response = jsonify(error=message, **extra)
     response.status_code = status
@@ -89,8 +95,7 @@ def blueprint(hub: ConversationHub) -> Blueprint:
         if chat is None:
             return _error("no such chat session (it may have expired): start a new one", 404)
         if request.method == "GET":
-            after = request.args.get("after", "0")
-            return jsonify(status=chat.status, messages=[api_message(m) for m in chat.messages(int(after) if after.isdigit() else 0)])
+            return jsonify(status=chat.status, messages=[api_message(m) for m in chat.messages(after_id(request.args.get("after", "")))])
         body = request.get_json(silent=True) or {}
         text = body.get("text")
         if not isinstance(text, str) or not text.strip():
@@ -135,8 +140,7 @@ def blueprint(hub: ConversationHub) -> Blueprint:
             return
         events = hub.subscribe(chat.id)
         try:
-            after = request.args.get("after", "0")
-            for stored in chat.messages(int(after) if after.isdigit() else 0):  # what was missed while away
+            for stored in chat.messages(after_id(request.args.get("after", ""))):  # what was missed while away
                 ws.send(json.dumps({"type": "message", "message": api_message(stored)}))
             ws.send(json.dumps({"type": "status", "status": chat.status}))
             while ws.connected:

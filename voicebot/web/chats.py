@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
-from voicebot.channels.webchat import api_message
+from voicebot.channels.webchat import after_id, api_message
 from voicebot.storage import conversations as history
 from voicebot.storage.timeline import timeline
 from voicebot.web.agent import require_agent_access
@@ -57,8 +57,7 @@ def chat_view(conversation_id: str):
 def chat_messages(conversation_id: str):
     found = _conversation(conversation_id)
     if request.method == "GET":
-        after = request.args.get("after", "0")
-        lines = history.messages(hub().db, conversation_id, int(after) if after.isdigit() else 0)
+        lines = history.messages(hub().db, conversation_id, after_id(request.args.get("after", "")))
         return jsonify(status=found["status"], channel=found["channel"], messages=[api_message(m) for m in lines])
     text = (request.get_json(silent=True) or {}).get("text")
     if not isinstance(text, str) or not text.strip():
