@@ -155,3 +155,23 @@ def test_an_unknown_session_socket_is_told_and_closed(echo_server):
     assert json.loads(ws.recv()) == {"type": "error", "error": "no such chat session"}
     opcode, data = ws.recv_data(control_frame=True)
     assert (opcode, struct.unpack(">H", data[:2])[0], data[2:]) == (websocket.ABNF.OPCODE_CLOSE, 1008, b"no such chat session")
+
+
+def test_the_agent_page_shows_the_customers_calls_and_texts_on_one_timeline(echo_server):
+    from tests.conftest import ACCOUNT_SID, signed_post
+    from voicebot.storage import calls
+
+    db, phone = echo_server.state.db, "+15550007777"
+    call_id = calls.begin_call(db, "CA" + "7" * 32, phone)
+    calls.add_turn(db, call_id, "caller", "I never got my refund")
+    texted = signed_post(echo_server.url, "/twilio/sms", {"MessageSid": "SM" + "7" * 32, "AccountSid": ACCOUNT_SID,
+                                                          "From": phone, "To": "+15552220000", "Body": "returns"})
+    assert texted.status_code == 200
+    chat = new_session(echo_server.url, phone="555-000-7777")["id"]
+    say(echo_server.url, chat, "I want to talk to a person")
+    page = requests.get(f"{echo_server.url}/agent/chats/{chat}", timeout=10)
+    rows = re.findall(r"<tr><td>[^<]*</td><td>(\w+)</td><td>(\w+)</td><td>([^<]*)</td></tr>", page.text)
+    assert rows[0] == ("voice", "caller", "I never got my refund")
+    assert ("sms", "customer", "returns") in rows
+    assert ("sms", "bot", "You can return unused items within 30 days for a full refund. Keep your receipt.") in rows
+    assert all(channel in ("voice", "sms") for channel, _, _ in rows)  # this chat's own lines are below, not here

@@ -3,7 +3,8 @@ the agent's side of handed-over text conversations, guarded like every agent pag
 (``web.agent.require_agent_access``):
 
 - ``GET /agent/chats``: conversations waiting for a human (every text channel);
-- ``GET /agent/chats/<id>``: one conversation: the bot's handoff context, the lines, a reply box
+- ``GET /agent/chats/<id>``: one conversation: the bot's handoff context, the customer's earlier
+  calls and conversations on every channel (one timeline), the lines, a reply box
   (``/static/chat/agent.js`` polls for new lines and posts replies with the CSRF token);
 - ``GET|POST /agent/chats/<id>/messages``: the lines after ``?after=N`` / an agent's reply
   ``{"text"}``, pushed to the customer (chat WebSocket; SMS, email and WeChat replies are
@@ -18,7 +19,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 
 from voicebot.channels.webchat import after_id, api_message
 from voicebot.storage import conversations as history
-from voicebot.storage.timeline import timeline
+from voicebot.storage.timeline import timeline, timeline_of_conversation
 from voicebot.web.agent import require_agent_access
 
 page = Blueprint("chat_page", __name__)
@@ -50,7 +51,8 @@ def _conversation(conversation_id: str) -> dict:
 @agent.get("/chats/<conversation_id>")
 def chat_view(conversation_id: str):
     found = _conversation(conversation_id)
-    return render_template("agent_chat.html", chat=found, context=found["handoff"].get("context", {}))
+    earlier = [e for e in timeline_of_conversation(hub().db, conversation_id) if e["conversation"] != conversation_id]
+    return render_template("agent_chat.html", chat=found, context=found["handoff"].get("context", {}), earlier=earlier)
 
 
 @agent.route("/chats/<conversation_id>/messages", methods=["GET", "POST"])
