@@ -1,7 +1,8 @@
 """The browser softphone (``WS /chat/voice``): its protocol against the real app with the echo
 session (audio resampled into 20 ms frames at 8 kHz, paced bot audio, marks, barge-in clear,
 hang-up, bad audio refused with a clear error), and a whole call from Chromium's fake
-microphone through the real pipeline, whose live transcript shows the order status answer."""
+microphone through the real pipeline, whose live transcript shows the order status answer,
+ending in a handoff from the page's keypad."""
 from __future__ import annotations
 
 import base64
@@ -10,10 +11,12 @@ import struct
 
 import numpy as np
 import pytest
+import requests
 import websocket
 
 from tests.conftest import wait_for
 from voicebot.config import PROJECT_ROOT
+from voicebot.storage import calls
 from voicebot.telephony.browser import FORMAT_HELP
 
 FIXTURE = PROJECT_ROOT / "audio_fixtures" / "order_4172.wav"
@@ -110,6 +113,14 @@ def test_the_softphone_page_talks_to_the_real_pipeline(real_server, launch_chrom
     assert "Bot: Order 4 1 7 2 has shipped and arrives Thursday." in lines
     heard = [line for line in lines if line.startswith("You: ")]
     assert heard, lines  # what the caller said, as recognised
+    page.click(".softphone-key[data-digit='0']")  # the keypad: 0 is the demo flow's agent key
+    page.wait_for_selector("#softphone-state >> text=transferred to an agent (agent_requested)", timeout=60_000)
+    call_sid = page.get_attribute("#softphone", "data-call")
+    record = calls.load_call(real_server.state.db, call_sid)
+    assert len(record["transfer_ids"]) == 1  # the handoff the agent opens, with the conversation
+    handed = requests.get(f"{real_server.url}/agent/transfers/{record['transfer_ids'][0]}", timeout=10).json()
+    assert handed["reason"] == "agent_requested"
+    assert "Order 4 1 7 2 has shipped and arrives Thursday." in [t["text"] for t in handed["transcript"]]
     page.click("#softphone-hangup")
     assert page.inner_text("#softphone-state") == "call ended"
     context.close()

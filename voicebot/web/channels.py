@@ -24,6 +24,10 @@ def register(app: Flask, state, csrf) -> ConversationHub:
             return ChannelParts.from_pipeline(state.pipeline)
         return ChannelParts.for_flow(state.settings.flow_path, state.db)
 
+    from voicebot.storage.conversation_rights import purge_conversations
+    from voicebot.storage.retention import retention_days
+
+    purge_conversations(state.db, retention_days(state.settings))  # as create_app purges calls
     hub = ConversationHub(parts)
     app.extensions["voicebot.channels"] = hub
     machines = (webchat.blueprint(hub), sms.blueprint(state, hub), email.blueprint(state, hub), wechat.blueprint(state, hub))

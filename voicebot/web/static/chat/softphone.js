@@ -12,7 +12,15 @@
   var socket = null, context = null, stream = null, processor = null;
   var playAt = 0, playing = [], marks = [];
 
+  var keys = Array.prototype.slice.call(document.querySelectorAll(".softphone-key"));
+
   function setState(text) { stateLabel.textContent = text; }
+
+  function keypad(on) { keys.forEach(function (k) { k.disabled = !on; }); }
+
+  keys.forEach(function (k) {
+    k.addEventListener("click", function () { send({type: "dtmf", digit: k.getAttribute("data-digit")}); });
+  });
 
   function line(speaker, text) {
     var p = document.createElement("p");
@@ -81,6 +89,7 @@
     clear();
     callButton.disabled = false;
     hangupButton.disabled = true;
+    keypad(false);
     setState(note || "call ended");
   }
 
@@ -97,12 +106,18 @@
       };
       socket.onmessage = function (e) {
         var m = JSON.parse(e.data);
-        if (m.type === "ready") { setState("connected"); hangupButton.disabled = false; capture(stream); }
+        if (m.type === "ready") {
+          setState("connected");
+          document.getElementById("softphone").setAttribute("data-call", m.call_sid);
+          hangupButton.disabled = false;
+          keypad(true);
+          capture(stream);
+        }
         else if (m.type === "audio") { play(m.pcm, m.sample_rate); }
         else if (m.type === "mark") { mark(m.name); }
         else if (m.type === "clear") { clear(); }
         else if (m.type === "transcript") { line(m.speaker, m.text); }
-        else if (m.type === "transfer") { setState("transferred to an agent (" + m.reason + ")"); }
+        else if (m.type === "transfer") { setState("transferred to an agent (" + m.reason + ")"); keypad(false); }
         else if (m.type === "hangup") { setState("the assistant hung up"); }
         else if (m.type === "error") { line("error", m.error); setState("error"); }
       };
