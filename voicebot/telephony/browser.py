@@ -15,7 +15,7 @@ Protocol (JSON text messages, audio as binary messages):
   "reason"}``, ``{"type": "hangup"}`` and ``{"type": "error", "error"}``.
 Wrong format or rate, audio before ``start``, or an odd byte count get an error message naming
 what to send, and the socket closes (1003). The caller audio is resampled to 8 kHz
-(``audio.resample``) and cut into 20 ms frames, as a phone delivers it. The output side is the
+(``audio.resample.StreamResampler``) and cut into 20 ms frames, as a phone delivers it. The output side is the
 Twilio channel's paced sender (``TwilioCallIO``) with this protocol's messages.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
 from voicebot.audio.codecs import ulaw_decode
-from voicebot.audio.resample import resample
+from voicebot.audio.resample import StreamResampler
 from voicebot.errors import VoicebotError
 from voicebot.session.base import FRAME_SAMPLES, SAMPLE_RATE
 from voicebot.storage import calls
@@ -99,6 +99,7 @@ class BrowserCall:
         self.ws, self.state = ws, state
         self.call_sid = "BR" + secrets.token_hex(16)
         self.rate = 0
+        self.resampler: StreamResampler | None = None
         self.session = None
         self.io: TwilioCallIO | None = None
         self.control = BrowserControl(ws.send)
@@ -135,6 +136,7 @@ class BrowserCall:
         except ValueError:
             raise BadAudio(f"the first message is not JSON: {FORMAT_HELP}") from None
         self.rate = parse_start(start if isinstance(start, dict) else {})
+        self.resampler = StreamResampler(self.rate, SAMPLE_RATE)
         if not self.state.ready.is_set():
             raise BadAudio("the assistant is still loading its models: try again in a minute")
         phone = str(start.get("phone") or "")[:32]
@@ -160,7 +162,7 @@ class BrowserCall:
     def _audio(self, data: bytes) -> None:
         if len(data) % 2:
             raise BadAudio(f"an audio message of {len(data)} bytes is not 16-bit PCM: {FORMAT_HELP}")
-        pcm = resample(np.frombuffer(data, dtype="<i2").astype(np.int16), self.rate, SAMPLE_RATE)
+        pcm = self.resampler.feed(np.frombuffer(data, dtype="<i2").astype(np.int16))
         if len(self.pending):
             pcm = np.concatenate([self.pending, pcm])
         whole = len(pcm) - len(pcm) % FRAME_SAMPLES

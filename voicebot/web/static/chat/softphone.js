@@ -97,7 +97,8 @@
     callButton.disabled = true;
     setState("asking for the microphone...");
     context = new AudioContext({sampleRate: RATE});
-    navigator.mediaDevices.getUserMedia({audio: {channelCount: 1, echoCancellation: true}}).then(function (input) {
+    navigator.mediaDevices.getUserMedia({audio: {channelCount: 1, echoCancellation: true, noiseSuppression: false,
+                                          autoGainControl: false}}).then(function (input) {
       stream = input;
       var url = location.origin.replace(/^http/, "ws") + "/chat/voice";
       socket = new WebSocket(url);
