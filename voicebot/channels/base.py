@@ -24,9 +24,10 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from voicebot.actions import HangUp, Listen, Lookup, Say, Transfer
+from voicebot.actions import HangUp, Lookup, Say, Transfer
 from voicebot.channels.render import OutMessage, choice_event, text_messages
 from voicebot.errors import StorageError
+from voicebot.events import Utterance
 from voicebot.flows import schema as s
 from voicebot.session.datasources import DataSources
 from voicebot.session.dialogue import Dialogue
@@ -117,8 +118,6 @@ class TextConversation:
         self.record("customer", self.dialogue.private(text), {**(details or {}), "intent": understanding.intent})
         if understanding.intent not in NOT_TOPICS and understanding.confidence >= self.dialogue.flow.model.intent_threshold:
             self._save(history.update, self.id, topic=understanding.intent)
-        from voicebot.events import Utterance
-
         return self._reply(self.dialogue.step(Utterance(text, 1.0, understanding)))
 
     def agent_says(self, text: str, agent: str = "agent") -> dict:
@@ -160,8 +159,7 @@ class TextConversation:
                 elif isinstance(action, HangUp):
                     self.dialogue.hang_up(action)
                     self.close("completed")
-                elif not isinstance(action, Listen):
-                    pass
+                # Listen: a text channel simply waits for the next message
             if not lookups:
                 break
             actions = self.dialogue.step(run_lookup(self.parts.executor, self.parts.sources, lookups[-1]))

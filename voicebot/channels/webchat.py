@@ -29,6 +29,7 @@ from simple_websocket import ConnectionClosed
 
 from voicebot.channels.base import MAX_TEXT_CHARS, TextConversation
 from voicebot.channels.hub import POLITE_SLOW_DOWN, ConversationHub
+from voicebot.storage import conversations as history
 
 MAX_PICTURE_BYTES = 5 * 1024 * 1024
 PICTURE_TYPES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF87a", "image/gif"),
@@ -123,8 +124,6 @@ def blueprint(hub: ConversationHub) -> Blueprint:
             return _error("only pictures can be attached (PNG, JPEG, GIF or WebP)", 415)
         if not hub.limiter.allow(f"chat:{session_id}"):
             return _error(POLITE_SLOW_DOWN, 429)
-        from voicebot.storage import conversations as history
-
         with chat.lock:
             attachment_id = history.add_attachment(hub.db, chat.id, kind, data)
             stored = chat.record("customer", "[picture]", {"attachment": attachment_id, "content_type": kind})

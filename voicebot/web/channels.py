@@ -16,7 +16,7 @@ from voicebot.channels.hub import ConversationHub
 
 def register(app: Flask, state, csrf) -> ConversationHub:
     """Build the app's hub and register the channels' routes."""
-    from voicebot.channels import email, sms, webchat, wechat
+    from voicebot.channels import mail, sms, webchat, wechat
     from voicebot.web import chats
 
     def parts() -> ChannelParts:
@@ -30,7 +30,7 @@ def register(app: Flask, state, csrf) -> ConversationHub:
     purge_conversations(state.db, retention_days(state.settings))  # as create_app purges calls
     hub = ConversationHub(parts)
     app.extensions["voicebot.channels"] = hub
-    machines = (webchat.blueprint(hub), sms.blueprint(state, hub), email.blueprint(state, hub), wechat.blueprint(state, hub))
+    machines = (webchat.blueprint(hub), sms.blueprint(state, hub), mail.blueprint(state, hub), wechat.blueprint(state, hub))
     for machine in machines:
         csrf.exempt(machine)
         app.register_blueprint(machine)
