@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import ACCOUNT_SID, signed_post
 from voicebot.channels.hub import POLITE_SLOW_DOWN
-from voicebot.channels.sms import HELP, MAX_SMS_CHARS, STARTED, STOPPED, split_sms
+from voicebot.channels.sms import HELP, MAX_SMS_CHARS, STARTED, STOPPED, TEXT_ONLY, split_sms
 from voicebot.storage.conversation_tables import Conversation, Message
 from voicebot.storage.seed import seed_demo
 
@@ -18,6 +18,8 @@ from voicebot.storage.seed import seed_demo
 @pytest.fixture(autouse=True, scope="module")
 def demo_data(echo_server):
     seed_demo(echo_server.state.db)
+    parts = echo_server.app.extensions["voicebot.channels"].parts
+    parts.understander(parts.flow())  # loaded before the first SMS (Twilio's helper waits 10 s)
 
 
 def text(url: str, sender: str, body: str) -> list[str]:
@@ -65,6 +67,13 @@ def test_stop_silences_the_number_until_start_and_help_explains(echo_server):
     assert counts(echo_server.state.db) == before  # an opted-out number's texts are not kept
     assert text(url, phone, "START") == [STARTED]
     assert text(url, phone, "store hours")[0].startswith("Welcome to Acme. We're")
+
+
+def test_a_picture_without_words_is_told_only_text_is_read(echo_server):
+    params = {"MessageSid": "MM" + "2" * 32, "AccountSid": ACCOUNT_SID, "From": "+15550008888", "To": "+15552220000",
+              "Body": "", "NumMedia": "1", "MediaUrl0": "https://api.twilio.com/media/ME1", "MediaContentType0": "image/jpeg"}
+    response = signed_post(echo_server.url, "/twilio/sms", params)
+    assert [m.text for m in ET.fromstring(response.text).findall("Message")] == [TEXT_ONLY]
 
 
 def test_a_flood_from_one_number_gets_a_polite_line(echo_server):

@@ -40,6 +40,21 @@ def agent_page_token(url: str, session: str) -> tuple[str, str]:
     return cookie, re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
 
 
+def test_the_rate_limiter_counts_a_window_per_sender_and_forgets_quiet_ones():
+    from voicebot.channels.hub import MAX_TRACKED, RateLimiter
+
+    now = [0.0]
+    limiter = RateLimiter(2, 10.0, clock=lambda: now[0])
+    assert [limiter.allow("a"), limiter.allow("a"), limiter.allow("a"), limiter.allow("b")] == [True, True, False, True]
+    now[0] = 10.5
+    assert limiter.allow("a")  # the window moved on
+    for i in range(MAX_TRACKED + 1):
+        limiter.allow(f"x{i}")
+    now[0] = 30.0
+    limiter.allow("c")
+    assert len(limiter._seen) == 1  # everyone quiet for a window was forgotten
+
+
 def new_session(url: str, **who) -> dict:
     response = requests.post(f"{url}/api/chat/sessions", json=who, timeout=120)
     assert response.status_code == 201, response.text

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from voicebot.channels.base import ChannelParts, TextConversation
 
+MAX_TRACKED = 10_000  # senders a RateLimiter remembers before it forgets the quiet ones
 IDLE_S = 6 * 3600.0  # an open conversation idle this long is forgotten (its history stays)
 POLITE_SLOW_DOWN = "You're sending messages faster than I can read them. Please wait a few seconds and try again."
 
@@ -40,6 +41,9 @@ class RateLimiter:
             if len(seen) >= self.limit:
                 return False
             seen.append(now)
+            if len(self._seen) > MAX_TRACKED:  # forget senders quiet for a whole window
+                for stale in [k for k, v in self._seen.items() if now - v[-1] > self.window_s]:
+                    del self._seen[stale]
             return True
 
 

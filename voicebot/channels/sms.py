@@ -37,6 +37,7 @@ HELP_WORDS = {"help", "info"}
 STOPPED = "You have been unsubscribed from Acme messages and will not receive any more. Reply START to resubscribe."
 STARTED = "You have been resubscribed to Acme messages. Reply HELP for help, STOP to unsubscribe."
 HELP = "Acme customer service: text your question or order number. Msg&data rates may apply. Reply STOP to unsubscribe."
+TEXT_ONLY = "Sorry, I can only read text messages here. Please type your question."
 TOO_LONG = f"Sorry, that message is too long for me. Please keep it under {MAX_TEXT_CHARS} characters."
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -107,13 +108,14 @@ def blueprint(state, hub: ConversationHub) -> Blueprint:
         sender, body = request.form.get("From", ""), request.form.get("Body", "")
         if not sender:
             return Response("missing From\n", status=400, mimetype="text/plain")
-        return twiml(answer(hub, sender, body, request.form.get("MessageSid", "")))
+        media = request.form.get("NumMedia", "0")
+        return twiml(answer(hub, sender, body, request.form.get("MessageSid", ""), int(media) if media.isdigit() else 0))
 
     return bp
 
 
-def answer(hub: ConversationHub, sender: str, body: str, message_sid: str = "") -> list[str]:
-    """The texts to send back for one incoming SMS (empty: send nothing)."""
+def answer(hub: ConversationHub, sender: str, body: str, message_sid: str = "", media: int = 0) -> list[str]:
+    """The texts to send back for one incoming SMS (empty: send nothing); ``media``: pictures attached (MMS)."""
     db = hub.db
     keyword = body.strip().lower()
     if keyword in STOP_WORDS:
@@ -131,7 +133,7 @@ def answer(hub: ConversationHub, sender: str, body: str, message_sid: str = "") 
     if len(body) > MAX_TEXT_CHARS:
         return [TOO_LONG]
     if not body.strip():
-        return []
+        return [TEXT_ONLY] if media else []
     conversation = hub.for_address("sms", sender)
     opening: list[OutMessage] = []
     if conversation is None:
