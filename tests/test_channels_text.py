@@ -120,3 +120,19 @@ def test_written_wording_is_validated_like_spoken_text():
               bye: {type: hangup}
             """))
     assert "node 'hi' uses 'nobody' before it is set" in str(caught.value)
+
+
+def test_a_restarted_server_takes_an_open_chat_up_where_it_was(parts):
+    from voicebot.channels.hub import ConversationHub
+
+    before = ConversationHub(lambda: parts)
+    chat, _ = before.start("chat")
+    chat.hear("Order status")  # the bot now waits for the order number
+    after = ConversationHub(lambda: parts)  # a new process: nothing in memory
+    resumed = after.get(chat.id)
+    assert resumed is not None and resumed is not chat
+    assert [m.text for m in resumed.hear("4172")][0] == "Order 4 1 7 2 has shipped and arrives Thursday."
+    assert [m["speaker"] for m in resumed.messages()].count("customer") == 2  # one history, continued
+    assert after.get("no-such-conversation") is None
+    resumed.close()
+    assert ConversationHub(lambda: parts).get(chat.id) is None  # a closed conversation stays closed

@@ -29,6 +29,7 @@ from voicebot.channels.render import OutMessage, choice_event, text_messages
 from voicebot.errors import StorageError
 from voicebot.events import Utterance
 from voicebot.flows import schema as s
+from voicebot.flows.state import FlowState
 from voicebot.session.datasources import DataSources
 from voicebot.session.dialogue import Dialogue
 from voicebot.session.lookups import lookup_pool, run_lookup
@@ -79,7 +80,7 @@ class TextConversation:
     """One customer's conversation on a text channel (see the module docstring)."""
 
     def __init__(self, parts: ChannelParts, channel: str, public_id: str, *, kind: str = "", address: str = "",
-                 phone: str = "", thread: dict | None = None):
+                 phone: str = "", thread: dict | None = None, stored: bool = False):
         self.parts, self.channel, self.id = parts, channel, public_id
         self.address = address  # the sender on its channel (phone, email, OpenID, login)
         self.phone = phone or (address if kind == "phone" else "")  # links the history to calls of that number
@@ -94,8 +95,21 @@ class TextConversation:
         self.lock = threading.RLock()
         customer = customer_by_phone(parts.db, verified) if verified else {}
         self.customer = {k: v for k, v in customer.items() if k != "found"} if customer.get("found") else {}
-        history.open_conversation(parts.db, public_id, channel, kind=kind, address=address, phone=self.phone,
-                                  customer_id=customer.get("id"), thread=thread)
+        if not stored:
+            history.open_conversation(parts.db, public_id, channel, kind=kind, address=address, phone=self.phone,
+                                      customer_id=customer.get("id"), thread=thread)
+
+    @classmethod
+    def resume(cls, parts: ChannelParts, public_id: str) -> "TextConversation | None":
+        """The stored conversation ``public_id`` taken up where it was (after a restart, in another
+        process); None when there is none, it is closed, or it never got going."""
+        saved = history.saved_state(parts.db, public_id)
+        if saved is None or saved["status"] == "closed" or not saved["flow_state"]:
+            return None
+        conversation = cls(parts, saved["channel"], public_id, kind=saved["kind"], address=saved["address"], stored=True)
+        conversation.dialogue.state = FlowState.from_json(saved["flow_state"])
+        conversation.status, conversation.last_id = saved["status"], saved["last_id"]
+        return conversation
 
     # ---- turns ------------------------------------------------------------------------------------
     def start(self, params: dict[str, Any] | None = None) -> list[OutMessage]:
@@ -167,8 +181,8 @@ class TextConversation:
         for message in out:
             self.record("bot", self.dialogue.private(message.text), {"quick_replies": list(message.quick_replies),
                                                                           "links": list(message.links)})
-        if out and self.status == "bot":
-            self._save(history.update, self.id, summary=self.dialogue.private(out[-1].text))
+        summary = self.dialogue.private(out[-1].text) if out and self.status == "bot" else None
+        self._save(history.update, self.id, summary=summary, flow_state=self.dialogue.state.to_json())
         return out
 
     def _hand_over(self, transfer: Transfer) -> None:

@@ -2,7 +2,8 @@
 
 ``ConversationHub`` keeps each open ``TextConversation`` in memory (its flow state), found by its
 unguessable id or, for channels whose sender has an address (SMS, email, WeChat), by that
-address. Pushed events (a new message, a typing indicator, a status change) go to every queue
+address; a conversation it does not hold (the server restarted) is resumed from its stored flow
+state when its id comes back. Pushed events (a new message, a typing indicator, a status change) go to every queue
 subscribed to the conversation (the chat WebSocket); a dropped socket loses nothing, since
 everything said is stored and a reconnect replays it. ``RateLimiter`` counts a sender's messages
 in a sliding window. Thread-safe.
@@ -98,8 +99,16 @@ class ConversationHub:
                 del self._by_address[address]
 
     def get(self, conversation_id: str) -> TextConversation | None:
+        """The open conversation; one this process does not hold (a restart) is resumed from storage."""
         with self._lock:
-            return self._open.get(conversation_id)
+            found = self._open.get(conversation_id)
+            if found is None and conversation_id:
+                found = TextConversation.resume(self.parts, conversation_id)
+                if found is not None:
+                    self._open[conversation_id] = found
+                    if found.address:
+                        self._by_address.setdefault((found.channel, found.address), conversation_id)
+            return found
 
     def for_address(self, channel: str, address: str) -> TextConversation | None:
         """The open (not closed) conversation of this sender on ``channel``, if any."""

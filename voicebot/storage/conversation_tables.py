@@ -18,6 +18,7 @@ class Conversation(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_id: Mapped[str] = mapped_column(String(64), unique=True, index=True)  # unguessable (chat session id)
     channel: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), default="")  # what the address is: phone, email, wechat, chat
     address: Mapped[str] = mapped_column(_text("conversations.address"), default="")
     address_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     phone_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
@@ -27,6 +28,7 @@ class Conversation(Base):
     summary: Mapped[str] = mapped_column(_text("conversations.summary"), default="")
     handoff: Mapped[dict] = mapped_column(_json("conversations.handoff"), default=dict)
     thread: Mapped[dict] = mapped_column(_json("conversations.thread"), default=dict)  # channel data (email ids)
+    flow_state: Mapped[str] = mapped_column(_text("conversations.flow_state"), default="")  # FlowState JSON: resumable
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -43,7 +43,7 @@ def open_conversation(db: Database, public_id: str, channel: str, *, kind: str =
     (``phone`` kind doubles as ``phone``); ``phone`` links it to the calls of that number."""
     phone = phone or (address if kind == "phone" else "")
     with db.session() as s:
-        row = Conversation(public_id=public_id, channel=channel, address=address, customer_id=customer_id,
+        row = Conversation(public_id=public_id, channel=channel, kind=kind, address=address, customer_id=customer_id,
                            address_hash=db.keyring.lookup_hash(address_key(kind, address)) if address else None,
                            phone_hash=phone_hash(db, phone) if phone else None, thread=thread or {})
         s.add(row)
@@ -60,12 +60,14 @@ def link_phone(db: Database, public_id: str, phone: str, customer_id: int | None
 
 
 def update(db: Database, public_id: str, *, status: str | None = None, topic: str | None = None,
-           summary: str | None = None, handoff: dict | None = None, thread: dict | None = None) -> None:
-    """Change what is given of the conversation's status, topic, summary, handoff context, thread."""
+           summary: str | None = None, handoff: dict | None = None, thread: dict | None = None,
+           flow_state: str | None = None) -> None:
+    """Change what is given of the conversation's status, topic, summary, handoff context, thread,
+    flow state (``FlowState`` JSON, so another process can take the conversation up)."""
     with db.session() as s:
         row = _row(s, public_id)
         for name, value in (("status", status), ("topic", topic), ("summary", summary), ("handoff", handoff),
-                            ("thread", thread)):
+                            ("thread", thread), ("flow_state", flow_state)):
             if value is not None:
                 setattr(row, name, value)
         row.updated_at = utcnow()
@@ -96,6 +98,18 @@ def load(db: Database, public_id: str) -> dict | None:
     with db.session() as s:
         row = s.scalar(select(Conversation).where(Conversation.public_id == public_id))
         return _conversation_dict(row) if row is not None else None
+
+
+def saved_state(db: Database, public_id: str) -> dict | None:
+    """What resuming the conversation needs (``channel``, ``kind``, ``address``, ``status``,
+    ``flow_state``, ``last_id``: its newest line), or None when there is no such conversation."""
+    with db.session() as s:
+        row = s.scalar(select(Conversation).where(Conversation.public_id == public_id))
+        if row is None:
+            return None
+        last = s.scalar(select(Message.id).where(Message.conversation_id == row.id).order_by(Message.id.desc()).limit(1))
+        return {"channel": row.channel, "kind": row.kind, "address": readable(row.address, ""), "status": row.status,
+                "flow_state": readable(row.flow_state, ""), "last_id": last or 0}
 
 
 def waiting_for_agent(db: Database) -> list[dict]:
