@@ -15,7 +15,8 @@ class Say:
 
     ``interruptible=False`` marks prompts the caller cannot barge into (legal notices).
     ``rate`` is words per minute (None: the voice's default); ``style`` is a hint such as
-    ``"calm"`` for upset callers.
+    ``"calm"`` for upset callers. ``written`` is the flow's wording for text channels (chat, SMS,
+    email, WeChat), already filled in; None: they show ``text``.
     """
 
     text: str
@@ -24,6 +25,7 @@ class Say:
     voice: str | None = None
     rate: int | None = None
     style: str | None = None
+    written: str | None = None
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,14 @@ ENV_VARS = {
     "retain_transfers_days": "VOICEBOT_RETAIN_TRANSFERS_DAYS",
     "retain_calls_days": "VOICEBOT_RETAIN_CALLS_DAYS",
     "retain_consents_days": "VOICEBOT_RETAIN_CONSENTS_DAYS",
+    "smtp_host": "VOICEBOT_SMTP_HOST",
+    "smtp_port": "VOICEBOT_SMTP_PORT",
+    "smtp_user": "VOICEBOT_SMTP_USER",
+    "smtp_password": "VOICEBOT_SMTP_PASSWORD",
+    "smtp_starttls": "VOICEBOT_SMTP_STARTTLS",
+    "email_from": "VOICEBOT_EMAIL_FROM",
+    "email_webhook_token": "VOICEBOT_EMAIL_WEBHOOK_TOKEN",
+    "wechat_token": "VOICEBOT_WECHAT_TOKEN",
 }
 
 
@@ -78,6 +86,15 @@ class Settings(BaseModel):
     retain_transfers_days: int = Field(30, ge=0)  # the context stored for the agent
     retain_calls_days: int = Field(365, ge=0)  # the call record itself: times, outcome, caller
     retain_consents_days: int = Field(365, ge=0)  # a caller's remembered recording decision
+    # Channels (docs/channels.md). Email: replies over SMTP; the inbound webhook needs the token.
+    smtp_host: str = ""  # empty: the email channel answers nothing (its webhook says so)
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    email_from: str = "Acme Support <support@localhost>"
+    email_webhook_token: str = ""  # the secret in the inbound webhook's URL (?token=) or X-Voicebot-Token header
+    wechat_token: str = ""  # the Token configured for the WeChat Official Account's server URL
 
     @property
     def effective_database_url(self) -> str:

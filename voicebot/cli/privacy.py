@@ -44,21 +44,26 @@ def redact(texts, text_file, as_json):
 
 @privacy.command(help="Delete data older than its retention period (VOICEBOT_RETAIN_*_DAYS). Idempotent: safe from cron.")
 def purge():
+    from voicebot.storage.conversation_rights import purge_conversations
     from voicebot.storage.retention import purge_expired, retention_days
 
     settings, db = _open()
     deleted = purge_expired(db, retention_days(settings))
-    click.echo(json.dumps({"deleted": deleted, "retention_days": retention_days(settings)}))
+    texts = purge_conversations(db, retention_days(settings))  # chat, SMS, email, WeChat
+    click.echo(json.dumps({"deleted": deleted, "deleted_conversations": texts, "retention_days": retention_days(settings)}))
 
 
 @privacy.command(help="Everything held about a customer (profile, orders, consent, calls with transcripts), as JSON.")
 @click.option("--phone", required=True, help="the customer's phone number, any format")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="write to FILE (mode 0600), not standard output")
 def export(phone, out):
+    from voicebot.storage.conversation_rights import export_conversations
     from voicebot.storage.subject_data import export_subject
 
     _, db = _open()
-    data = json.dumps(export_subject(db, _phone(phone)), ensure_ascii=False, indent=2)
+    subject = export_subject(db, _phone(phone))
+    subject["conversations"] = export_conversations(db, _phone(phone))  # chat, SMS, email, WeChat
+    data = json.dumps(subject, ensure_ascii=False, indent=2)
     if not out:
         click.echo(data)
         return
@@ -72,13 +77,15 @@ def export(phone, out):
 @click.option("--phone", required=True, help="the customer's phone number, any format")
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
 def erase(phone, yes):
+    from voicebot.storage.conversation_rights import erase_conversations
     from voicebot.storage.subject_data import erase_subject
 
     phone = _phone(phone)
     if not yes:
         click.confirm(f"Delete everything held about {phone}? This cannot be undone", abort=True, err=True)
     _, db = _open()
-    click.echo(json.dumps({"phone": phone, "deleted": erase_subject(db, phone)}))
+    click.echo(json.dumps({"phone": phone, "deleted": erase_subject(db, phone),
+                           "deleted_conversations": erase_conversations(db, phone)}))
 
 
 @privacy.command(help="Re-encrypt everything with the newest key (the first of VOICEBOT_ENCRYPTION_KEY); idempotent.")

@@ -72,7 +72,8 @@ def _goto(flow, st: FlowState, name: str, actions: list[Action], turn: Utterance
         node = flow.nodes[name]
         if isinstance(node, s.SayNode):
             prompt = str(flow.base_dir / node.prompt) if node.prompt else None
-            _say(st, actions, node.text, prompt_file=prompt, style=node.style, interruptible=node.interruptible)
+            _say(st, actions, node.text, prompt_file=prompt, style=node.style, interruptible=node.interruptible,
+                 written=node.written)
             name = node.next
         elif isinstance(node, s.SetNode):
             for key, expression in node.values.items():
@@ -108,10 +109,10 @@ def _goto(flow, st: FlowState, name: str, actions: list[Action], turn: Utterance
             _ask(flow, st, name, node, actions)
             return
         elif isinstance(node, s.TransferNode):
-            _transfer(flow, st, actions, node.reason, node.text, node.destination)
+            _transfer(flow, st, actions, node.reason, node.text, node.destination, node.written)
             return
         elif isinstance(node, s.HangupNode):
-            _say(st, actions, node.text)
+            _say(st, actions, node.text, written=node.written)
             actions.append(HangUp(node.reason))
             st.ended, st.end_reason = True, node.reason
             return
@@ -120,7 +121,7 @@ def _goto(flow, st: FlowState, name: str, actions: list[Action], turn: Utterance
 
 def _ask(flow, st: FlowState, name: str, node, actions: list[Action]) -> None:
     """Say a listening node's question and wait for the caller."""
-    _say(st, actions, _question(node))
+    _say(st, actions, _question(node), written=getattr(node, "written", None))
     st.waiting, st.asked_at = "input", name
     actions.append(listen_for(flow, node))
 
@@ -140,6 +141,7 @@ def _say(st: FlowState, actions: list[Action], template: str, **kwargs) -> None:
     text = render(template, st.variables)
     if not text and not kwargs.get("prompt_file"):
         return
+    kwargs["written"] = render(kwargs["written"], st.variables) if kwargs.get("written") else None  # text channels
     if kwargs.get("style") is None and _upset(st):
         kwargs["style"] = "calm"
     actions.append(Say(text, **kwargs))
@@ -150,8 +152,8 @@ def _upset(st: FlowState) -> bool:
     return (st.variables.get("frustration") or 0.0) >= CALM_AT or st.variables.get("emotion") == "angry"
 
 
-def _transfer(flow, st: FlowState, actions, reason: str, text: str, destination: str | None) -> None:
-    _say(st, actions, text)
+def _transfer(flow, st: FlowState, actions, reason: str, text: str, destination: str | None, written=None) -> None:
+    _say(st, actions, text, written=written)
     facts = flow_facts(flow.model, st.variables, st.topic, st.asked_at or st.node)
     actions.append(Transfer(render(destination or flow.model.transfer_destination, st.variables), reason, facts))
     st.ended, st.end_reason, st.waiting = True, "transferred", None

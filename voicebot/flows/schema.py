@@ -13,6 +13,10 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field
 
 
+WRITTEN = ("the wording text channels (chat, SMS, email, WeChat) show instead of the spoken text, e.g. without "
+           "'press 1' or with a link; {variables} are filled in; default: the spoken text")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
@@ -25,6 +29,7 @@ class SayNode(_Strict):
     prompt: str | None = Field(None, description="recorded prompt file, relative to the flow file")
     style: str | None = Field(None, description="a voice style hint, e.g. calm")
     interruptible: bool = True
+    written: str | None = Field(None, description=WRITTEN)
     next: str
 
 
@@ -52,6 +57,7 @@ class MenuNode(_Strict):
     reprompt: str | None = Field(None, description="said after silence or no match; default: prompt")
     timeout_s: float = Field(6.0, gt=0, le=60, description="silence before it counts as no input")
     options: list[MenuOption] = Field(min_length=1)
+    written: str | None = Field(None, description=WRITTEN)
 
 
 class AskNode(_Strict):
@@ -61,6 +67,7 @@ class AskNode(_Strict):
 
     type: Literal["ask"]
     prompt: str
+    written: str | None = Field(None, description=WRITTEN)
     slot: str
     slot_type: SlotType = "text"
     reprompt: str | None = None
@@ -129,6 +136,7 @@ class TransferNode(_Strict):
 
     type: Literal["transfer"]
     text: str = "Let me connect you with an agent."
+    written: str | None = Field(None, description=WRITTEN)
     reason: str
     destination: str | None = Field(None, description="default: transfer_destination of the flow")
 
@@ -170,6 +178,7 @@ class HangupNode(_Strict):
 
     type: Literal["hangup"]
     text: str = "Goodbye."
+    written: str | None = Field(None, description=WRITTEN)
     reason: str = "completed"
 
 

@@ -20,12 +20,13 @@ from voicebot.flows.expressions import FILTERS, expression_names, template_filte
 # Variables every call has (see variables.builtin_variables).
 BUILTIN_VARIABLES = frozenset({
     "caller", "channel", "call_id", "time", "weekday", "open_now",
-    "intent", "text", "confidence", "emotion", "frustration", "consent",
+    "intent", "text", "confidence", "emotion", "frustration", "consent", "last_contact",
 })
 # Data sources the runner always provides (voicebot.session.datasources).
 BUILTIN_SOURCES = frozenset({"customer_by_phone", "order_by_number", "orders_by_phone", "recommendations"})
 LISTENING = (s.MenuNode, s.AskNode, s.SurveyNode, s.ConsentNode)
-TEMPLATE_FIELDS = ("text", "prompt", "reprompt", "confirm", "question", "thanks", "filler", "error_text", "declined_text")
+TEMPLATE_FIELDS = ("text", "prompt", "reprompt", "confirm", "question", "thanks", "filler", "error_text", "declined_text",
+                   "written")
 TERMINAL = (s.TransferNode, s.HangupNode)
 
 

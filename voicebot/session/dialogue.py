@@ -33,6 +33,7 @@ from voicebot.handoff.context import Handoff, TranscriptLine, build_context
 from voicebot.privacy.redaction import redact_text
 from voicebot.storage import calls
 from voicebot.storage.consent import remember_consent, remembered_consent
+from voicebot.storage.conversations import last_conversation
 from voicebot.storage.customers import customer_by_phone
 from voicebot.storage.db import Database
 
@@ -74,6 +75,8 @@ class Dialogue:
             params.setdefault("local_time", self.now().isoformat(timespec="minutes"))
         if self.remembers_consent and self.caller:
             self._remembered = params["consent"] = self._store(remembered_consent, self.caller)
+        if self.caller and self.channel == "voice":  # what they wrote to us on another channel
+            params.setdefault("last_contact", self._store(last_conversation, self.caller))
         return self.step(CallStarted(self.call_sid, self.caller, self.channel, params))
 
     def understand(self, text: str, audio: Audio | None = None):

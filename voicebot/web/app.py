@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, pipeline=None, *, session_facto
     per-call session (tests pass ``voicebot.testing.echo_session.EchoSession``).
     """
     from voicebot.telephony.twilio import media_stream, webhooks
-    from voicebot.web import admin as admin_console, agent
+    from voicebot.web import admin as admin_console, agent, channels
 
     install_log_redaction()
     settings = settings or load_settings()
@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None, pipeline=None, *, session_facto
         app.register_blueprint(signed)
     app.register_blueprint(agent.bp)
     app.register_blueprint(admin_console.bp)
+    channels.register(app, state, csrf)  # web chat, SMS, email, WeChat, the browser softphone
     return app
 
 

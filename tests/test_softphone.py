@@ -1,0 +1,140 @@
+"""The browser softphone (``WS /chat/voice``): its protocol against the real app with the echo
+session (audio resampled into 20 ms frames at 8 kHz, paced bot audio, marks, barge-in clear,
+hang-up, bad audio refused with a clear error), and a whole call from Chromium's fake
+microphone through the real pipeline, whose live transcript shows the order status answer,
+ending in a handoff from the page's keypad."""
+from __future__ import annotations
+
+import base64
+import json
+import struct
+
+import numpy as np
+import pytest
+import requests
+import websocket
+
+from tests.conftest import wait_for
+from voicebot.audio.resample import StreamResampler
+from voicebot.config import PROJECT_ROOT
+from voicebot.storage import calls
+from voicebot.telephony.browser import FORMAT_HELP
+
+FIXTURE = PROJECT_ROOT / "audio_fixtures" / "order_4172.wav"
+
+
+def connect(url: str):
+    return websocket.create_connection(url.replace("http", "ws") + "/chat/voice", timeout=10)
+
+
+def closing(ws) -> tuple[int, bytes]:
+    opcode, data = ws.recv_data(control_frame=True)
+    assert opcode == websocket.ABNF.OPCODE_CLOSE
+    return struct.unpack(">H", data[:2])[0], data[2:]
+
+
+@pytest.mark.parametrize("start,error", [
+    ({"type": "start", "format": "float32", "sample_rate": 16000}, f"unsupported audio format 'float32': {FORMAT_HELP}"),
+    ({"type": "start", "format": "pcm_s16le", "sample_rate": 12345}, f"unsupported sample rate 12345: {FORMAT_HELP}"),
+    ({"type": "hello"}, f"expected a start message: {FORMAT_HELP}"),
+])
+def test_wrong_formats_and_rates_get_a_clear_error(echo_server, start, error):
+    ws = connect(echo_server.url)
+    ws.send(json.dumps(start))
+    assert json.loads(ws.recv()) == {"type": "error", "error": error}
+    assert closing(ws)[0] == 1003
+
+
+def test_audio_before_start_is_refused(echo_server):
+    ws = connect(echo_server.url)
+    ws.send_binary(b"\x00\x01" * 100)
+    assert json.loads(ws.recv())["error"] == f"audio before the start message: {FORMAT_HELP}"
+    assert closing(ws)[0] == 1003
+
+
+def test_a_call_resamples_the_microphone_plays_paced_audio_and_echoes_keys(echo_server):
+    ws = connect(echo_server.url)
+    ws.send(json.dumps({"type": "start", "format": "pcm_s16le", "sample_rate": 16000}))
+    ready = json.loads(ws.recv())
+    assert ready["type"] == "ready" and ready["sample_rate"] == 8000
+    session = echo_server.sessions[ready["call_sid"]]
+    greeting = []
+    while True:
+        message = json.loads(ws.recv())
+        if message["type"] == "mark":
+            assert message["name"] == "greeting"
+            break
+        assert message["type"] == "audio"
+        greeting.append(np.frombuffer(base64.b64decode(message["pcm"]), dtype="<i2"))
+    assert [len(f) for f in greeting] == [160] * 30  # 0.6 s of tone in 20 ms frames
+    ws.send(json.dumps({"type": "mark", "name": "greeting"}))
+    one_second = (8000 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)).astype("<i2")
+    expected, resampler = 0, StreamResampler(16000, 8000)
+    for chunk in np.array_split(one_second, 4):
+        ws.send_binary(chunk.tobytes())
+        expected += len(resampler.feed(chunk))
+    assert 7000 < expected <= 8000  # 1 s at 16 kHz is 8000 samples at 8 kHz, less what the filter holds back (~66 ms)
+    assert wait_for(lambda: session.frames == expected // 160)  # in 20 ms frames of 160 samples
+    assert wait_for(lambda: session.marks == ["greeting"])
+    heard = np.concatenate(session.audio_in)
+    assert abs(np.sqrt(np.mean(heard[400:-400].astype(float) ** 2)) - 8000 / np.sqrt(2)) < 300  # the tone, resampled
+    ws.send(json.dumps({"type": "dtmf", "digit": "9"}))  # the echo session says goodbye and hangs up
+    kinds = []
+    while not kinds or kinds[-1] != "hangup":
+        message = json.loads(ws.recv())
+        kinds.append(message["type"])
+    assert kinds[0] == "clear" and kinds.count("mark") == 1 and kinds[-2:] == ["mark", "hangup"]
+    assert wait_for(lambda: session.stopped is not None)
+
+
+def test_an_odd_audio_message_is_refused(echo_server):
+    ws = connect(echo_server.url)
+    ws.send(json.dumps({"type": "start", "format": "pcm_s16le", "sample_rate": 48000}))
+    assert json.loads(ws.recv())["type"] == "ready"
+    ws.send_binary(b"\x00\x01\x02")
+    while True:
+        message = json.loads(ws.recv())
+        if message["type"] == "error":
+            break
+    assert message["error"] == f"an audio message of 3 bytes is not 16-bit PCM: {FORMAT_HELP}"
+
+
+def one_utterance(folder) -> str:
+    """The fixture between 14 s (the greeting plays meanwhile) and 40 s of silence, at 16 kHz: Chromium
+    loops its fake microphone's file, so without the silence the caller would talk on and on."""
+    from voicebot.audio.wavfile import Audio, read_wav, write_wav
+
+    speech = read_wav(FIXTURE).at_rate(16000).pcm
+    pcm = np.concatenate([np.zeros(14 * 16000, np.int16), speech, np.zeros(40 * 16000, np.int16)])
+    return str(write_wav(folder / "order_4172_once.wav", Audio(pcm, 16000)))
+
+
+@pytest.mark.slow
+def test_the_softphone_page_talks_to_the_real_pipeline(real_server, launch_chromium, tmp_path):
+    browser = launch_chromium(extra_args=["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                                          f"--use-file-for-fake-audio-capture={one_utterance(tmp_path)}",
+                                          "--autoplay-policy=no-user-gesture-required"])
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(real_server.url + "/chat")
+    page.click("#softphone-call")
+    page.wait_for_selector("#softphone-transcript .bot >> text=Welcome to Acme.", timeout=60_000)
+    try:
+        page.wait_for_selector("#softphone-transcript .bot >> text=has shipped and arrives Thursday", timeout=120_000)
+    finally:
+        lines = page.locator("#softphone-transcript p").all_inner_texts()
+        print("softphone transcript:", lines)
+    assert "Bot: Order 4 1 7 2 has shipped and arrives Thursday." in lines
+    heard = [line for line in lines if line.startswith("You: ")]
+    assert heard, lines  # what the caller said, as recognised
+    page.click(".softphone-key[data-digit='0']")  # the keypad: 0 is the demo flow's agent key
+    page.wait_for_selector("#softphone-state >> text=transferred to an agent (agent_requested)", timeout=60_000)
+    call_sid = page.get_attribute("#softphone", "data-call")
+    record = calls.load_call(real_server.state.db, call_sid)
+    assert len(record["transfer_ids"]) == 1  # the handoff the agent opens, with the conversation
+    handed = requests.get(f"{real_server.url}/agent/transfers/{record['transfer_ids'][0]}", timeout=10).json()
+    assert handed["reason"] == "agent_requested"
+    assert "Order 4 1 7 2 has shipped and arrives Thursday." in [t["text"] for t in handed["transcript"]]
+    page.wait_for_selector("#softphone-call:not([disabled])")  # the bot ended the call: a new one may start
+    assert page.inner_text("#softphone-state") == "transferred to an agent (agent_requested)"
+    context.close()

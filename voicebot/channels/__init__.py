@@ -1,0 +1,1 @@
+"""Text and browser channels: one small module per medium (see docs/channels.md)."""
