@@ -14,7 +14,6 @@ export NUMBA_CACHE_DIR ?= $(CURDIR)/var/numba-cache
 .PHONY: run test setup system-packages bench clean
 
 run: setup
-	@echo "Admin console: http://localhost:8000/admin (first admin: VOICEBOT_ADMIN_PASSWORD=... $(VENV)/bin/voicebot admin create-user NAME --role admin)"
 	$(VENV)/bin/voicebot serve
 
 # The PostgreSQL storage tests run when VOICEBOT_TEST_DATABASE_URL is set or a server answers at

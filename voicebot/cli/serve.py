@@ -37,7 +37,8 @@ def banner(base: str, rest_url: str, worker: str, bound: str = "") -> str:
         f"  Health: {base}/healthz   Metrics: {base}/metrics   Start page: {base}/",
         f"  Twilio REST API: {rest_url}",
         f"  Try a simulated call: voicebot call dtmf:1 audio_fixtures/order_4172.wav dtmf:0 --url {base}",
-        f"  No phone? Chat or talk with your microphone: {base}/chat",
+        f"  No phone? Chat or talk with your microphone (browser softphone): {base}/chat",
+        f"  Admin console: {base}/admin   (first admin: VOICEBOT_ADMIN_PASSWORD=... voicebot admin create-user NAME --role admin)",
     ]
     return "\n".join(lines)
 
