@@ -18,7 +18,7 @@ from tests.conftest import wait_for
 from voicebot.audio.resample import StreamResampler
 from voicebot.config import PROJECT_ROOT
 from voicebot.storage import calls
-from voicebot.telephony.browser import FORMAT_HELP
+from voicebot.telephony.browser import FORMAT_HELP, TOO_MANY
 
 FIXTURE = PROJECT_ROOT / "audio_fixtures" / "order_4172.wav"
 
@@ -85,6 +85,29 @@ def test_a_call_resamples_the_microphone_plays_paced_audio_and_echoes_keys(echo_
         kinds.append(message["type"])
     assert kinds[0] == "clear" and kinds.count("mark") == 1 and kinds[-2:] == ["mark", "hangup"]
     assert wait_for(lambda: session.stopped is not None)
+
+
+def test_one_address_may_hold_only_a_few_calls_at_once(echo_server):
+    first, second = connect(echo_server.url), connect(echo_server.url)
+    for ws in (first, second):
+        ws.send(json.dumps({"type": "start", "format": "pcm_s16le", "sample_rate": 16000}))
+        assert json.loads(ws.recv())["type"] == "ready"
+    third = connect(echo_server.url)
+    assert json.loads(third.recv()) == {"type": "error", "error": TOO_MANY}
+    assert closing(third)[0] == 1008
+    first.send(json.dumps({"type": "hangup"}))
+    first.close()
+    fourth = None
+    for _ in range(50):  # the first call's thread lets go of its place
+        fourth = connect(echo_server.url)
+        fourth.send(json.dumps({"type": "start", "format": "pcm_s16le", "sample_rate": 16000}))
+        if json.loads(fourth.recv())["type"] == "ready":
+            break
+        fourth = None
+    assert fourth is not None
+    for ws in (second, fourth):
+        ws.send(json.dumps({"type": "hangup"}))
+        ws.close()
 
 
 def test_an_odd_audio_message_is_refused(echo_server):

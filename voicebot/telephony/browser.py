@@ -24,6 +24,7 @@ import base64
 import json
 import logging
 import secrets
+import threading
 import time
 
 import numpy as np
@@ -42,6 +43,9 @@ log = logging.getLogger(__name__)
 
 RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
 UNSUPPORTED_DATA = 1003  # WebSocket close code: the data cannot be accepted
+POLICY_VIOLATION = 1008
+MAX_CALLS_PER_ADDRESS = 2
+TOO_MANY = f"too many calls from this address at once (at most {MAX_CALLS_PER_ADDRESS}): hang up another call first"
 FORMAT_HELP = (f"send {{\"type\": \"start\", \"format\": \"pcm_s16le\", \"sample_rate\": R}} first (R one of "
                f"{', '.join(map(str, RATES))}), then mono 16-bit little-endian PCM at that rate")
 
@@ -207,12 +211,31 @@ class BrowserCall:
             pass
 
 
-def blueprint(state) -> Blueprint:
+def blueprint(state, per_address: int = MAX_CALLS_PER_ADDRESS) -> Blueprint:
+    """``WS /chat/voice``; at most ``per_address`` calls at once from one client address (each
+    holds a thread and a share of the recogniser): the next is told so and closed (1008)."""
     bp = Blueprint("browser_voice", __name__)
+    active: dict[str, int] = {}
+    lock = threading.Lock()
 
     @Sock().route("/chat/voice", bp=bp)
     def browser_voice(ws) -> None:
-        log.info("browser call from %s", request.remote_addr)
-        BrowserCall(ws, state).run()
+        address = request.remote_addr or "-"
+        with lock:
+            busy = active.get(address, 0) >= per_address
+            if not busy:
+                active[address] = active.get(address, 0) + 1
+        if busy:
+            log.warning("browser call from %s refused: %d calls already", address, per_address)
+            ws.send(json.dumps({"type": "error", "error": TOO_MANY}))
+            ws.close(POLICY_VIOLATION, TOO_MANY[:120])
+            return
+        try:
+            BrowserCall(ws, state).run()
+        finally:
+            with lock:
+                active[address] -= 1
+                if not active[address]:
+                    del active[address]
 
     return bp
