@@ -210,3 +210,15 @@ def test_bad_input_gives_one_line_audio_error_naming_the_file(tmp_path, case, ex
     assert isinstance(info.value, VoicebotError)
     assert str(path) in message and expected in message
     assert "\n" not in message
+
+
+def test_framer_hands_on_whole_frames_and_keeps_the_rest():
+    from voicebot.audio.frames import Framer
+
+    framer = Framer(160)
+    pcm = np.arange(400, dtype=np.int16)
+    assert framer.feed(pcm[:100]) == []
+    first = framer.feed(pcm[100:330])
+    assert [len(f) for f in first] == [160, 160] and np.array_equal(np.concatenate(first), pcm[:320])
+    last = framer.feed(pcm[330:])
+    assert last == [] and np.array_equal(framer.feed(np.arange(400, 480, dtype=np.int16))[0], np.arange(320, 480, dtype=np.int16))

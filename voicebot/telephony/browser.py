@@ -35,6 +35,7 @@ from simple_websocket import ConnectionClosed
 from voicebot.audio.codecs import ulaw_decode
 from voicebot.audio.resample import StreamResampler
 from voicebot.errors import VoicebotError
+from voicebot.audio.frames import Framer
 from voicebot.session.base import FRAME_SAMPLES, SAMPLE_RATE
 from voicebot.storage import calls
 from voicebot.telephony.twilio.call_io import TwilioCallIO
@@ -107,7 +108,7 @@ class BrowserCall:
         self.session = None
         self.io: TwilioCallIO | None = None
         self.control = BrowserControl(ws.send)
-        self.pending = np.zeros(0, dtype=np.int16)
+        self.framer = Framer(FRAME_SAMPLES)  # inbound samples short of a whole frame wait here
         self.lines_sent = 0
 
     def run(self) -> None:
@@ -167,12 +168,8 @@ class BrowserCall:
         if len(data) % 2:
             raise BadAudio(f"an audio message of {len(data)} bytes is not 16-bit PCM: {FORMAT_HELP}")
         pcm = self.resampler.feed(np.frombuffer(data, dtype="<i2").astype(np.int16))
-        if len(self.pending):
-            pcm = np.concatenate([self.pending, pcm])
-        whole = len(pcm) - len(pcm) % FRAME_SAMPLES
-        for offset in range(0, whole, FRAME_SAMPLES):
-            self.session.on_audio(pcm[offset:offset + FRAME_SAMPLES])
-        self.pending = pcm[whole:]
+        for frame in self.framer.feed(pcm):
+            self.session.on_audio(frame)
 
     def _control(self, raw: str) -> str | None:
         try:

@@ -31,6 +31,7 @@ from simple_websocket import ConnectionClosed
 from voicebot import observability as metrics
 from voicebot.errors import TelephonyError, VoicebotError
 from voicebot.security.signatures import SIGNATURE_HEADER, is_valid_signature
+from voicebot.audio.frames import Framer
 from voicebot.session.base import FRAME_SAMPLES
 from voicebot.storage import calls
 from voicebot.telephony.twilio.call_io import TwilioCallIO
@@ -95,7 +96,7 @@ class MediaStreamHandler:
         self.session = None
         self.io: TwilioCallIO | None = None
         self.last_sequence: int | None = None
-        self.pending = np.zeros(0, dtype=np.int16)  # inbound samples short of a whole frame
+        self.framer = Framer(FRAME_SAMPLES)  # inbound samples short of a whole frame wait here
         self.ended_by_rest_at: float | None = None
         self.counted_active = False  # CALLS_ACTIVE was incremented for this stream
 
@@ -237,12 +238,8 @@ class MediaStreamHandler:
         return True
 
     def _audio(self, pcm: np.ndarray) -> None:
-        if len(self.pending):
-            pcm = np.concatenate([self.pending, pcm])
-        whole = len(pcm) - len(pcm) % FRAME_SAMPLES
-        for offset in range(0, whole, FRAME_SAMPLES):
-            self.session.on_audio(pcm[offset:offset + FRAME_SAMPLES])
-        self.pending = pcm[whole:]
+        for frame in self.framer.feed(pcm):
+            self.session.on_audio(frame)
 
     def _ended_by_rest(self, action: str) -> None:
         self.ended_by_rest_at = time.monotonic()
