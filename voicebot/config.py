@@ -44,6 +44,8 @@ ENV_VARS = {
     "retain_transfers_days": "VOICEBOT_RETAIN_TRANSFERS_DAYS",
     "retain_calls_days": "VOICEBOT_RETAIN_CALLS_DAYS",
     "retain_consents_days": "VOICEBOT_RETAIN_CONSENTS_DAYS",
+    "crm_url": "VOICEBOT_CRM_URL",
+    "crm_timeout_s": "VOICEBOT_CRM_TIMEOUT_S",
 }
 
 
@@ -78,6 +80,8 @@ class Settings(BaseModel):
     retain_transfers_days: int = Field(30, ge=0)  # the context stored for the agent
     retain_calls_days: int = Field(365, ge=0)  # the call record itself: times, outcome, caller
     retain_consents_days: int = Field(365, ge=0)  # a caller's remembered recording decision
+    crm_url: str = ""  # a CRM endpoint asked (GET ?phone=) about callers the database does not know; empty: none
+    crm_timeout_s: float = Field(1.5, gt=0, le=30)  # a slower CRM is skipped: the call goes on unpersonalised
 
     @property
     def effective_database_url(self) -> str:

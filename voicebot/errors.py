@@ -88,3 +88,11 @@ class LoginThrottledError(VoicebotError):
     def __init__(self, message: str, retry_after_s: float):
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class CustomerDataError(VoicebotError):
+    """Customer records that cannot be imported (bad CSV, bad CRM answer); names the row."""
+
+
+class CrmUnavailableError(LookupFailedError):
+    """The CRM endpoint is down, slow or answered nonsense: the call goes on without a profile."""

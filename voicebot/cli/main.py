@@ -22,6 +22,7 @@ VERBS = {
     "models": "voicebot.cli.models:models",
     "bench": "voicebot.cli.bench:bench",
     "privacy": "voicebot.cli.privacy:privacy",
+    "customers": "voicebot.cli.customers:customers",
 }
 
 HELP = {
@@ -36,6 +37,7 @@ HELP = {
     "models": "List and download offline models.",
     "bench": "Benchmarks: latency, accuracy, throughput.",
     "privacy": "Redact text; purge, export, erase and re-encrypt stored personal data.",
+    "customers": "Import customer profiles from CSV or a CRM endpoint.",
 }
 
 

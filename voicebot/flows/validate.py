@@ -23,7 +23,7 @@ BUILTIN_VARIABLES = frozenset({
     "intent", "text", "confidence", "emotion", "frustration", "consent",
 })
 # Data sources the runner always provides (voicebot.session.datasources).
-BUILTIN_SOURCES = frozenset({"customer_by_phone", "order_by_number", "orders_by_phone", "recommendations"})
+BUILTIN_SOURCES = frozenset({"customer_by_phone", "order_by_number", "orders_by_phone", "recommendations", "verify_identity"})
 LISTENING = (s.MenuNode, s.AskNode, s.SurveyNode, s.ConsentNode)
 TEMPLATE_FIELDS = ("text", "prompt", "reprompt", "confirm", "question", "thanks", "filler", "error_text", "declined_text")
 TERMINAL = (s.TransferNode, s.HangupNode)

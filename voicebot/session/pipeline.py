@@ -129,6 +129,7 @@ def build_pipeline(settings: Settings, *, warm: bool = True, voice_emotion: bool
             return _cache[key]
         started = time.perf_counter()
         from voicebot.asr.registry import load_asr
+        from voicebot.customers.importer import crm_fetcher
         from voicebot.tts.registry import load_tts
 
         opened = open_database(settings)
@@ -141,7 +142,8 @@ def build_pipeline(settings: Settings, *, warm: bool = True, voice_emotion: bool
             asr=load_asr(settings.asr_backend, settings),
             tts=load_tts(settings),
             flow_store=flow_store,
-            data_sources=DataSources.for_flow(flow_store.current(), db),
+            data_sources=DataSources.for_flow(flow_store.current(), db, crm_fetcher(settings.crm_url, settings.crm_timeout_s)
+                                              if settings.crm_url else None),
             db=db,
             voice_emotion=voice_emotion,
         )
