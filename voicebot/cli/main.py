@@ -23,6 +23,7 @@ VERBS = {
     "bench": "voicebot.cli.bench:bench",
     "privacy": "voicebot.cli.privacy:privacy",
     "customers": "voicebot.cli.customers:customers",
+    "callbacks": "voicebot.cli.callbacks:callbacks",
 }
 
 HELP = {
@@ -38,6 +39,7 @@ HELP = {
     "bench": "Benchmarks: latency, accuracy, throughput.",
     "privacy": "Redact text; purge, export, erase and re-encrypt stored personal data.",
     "customers": "Import customer profiles from CSV or a CRM endpoint.",
+    "callbacks": "List callbacks callers asked for (due now, all pending); mark them done.",
 }
 
 

@@ -232,6 +232,8 @@ class FrustrationHandler(_Strict):
 
     threshold: float = Field(0.7, gt=0, le=1)
     goto: str
+    except_at: list[str] = Field([], description="listening nodes where an upset caller's answer still counts (e.g. "
+                                 "the callback offer an upset caller is sent to outside business hours)")
 
 
 class Handlers(_Strict):

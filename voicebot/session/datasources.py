@@ -3,7 +3,7 @@
 Three kinds, one call: ``DataSources.call(source, params) -> dict``:
 - built-in SQL over the customers/orders tables (``customer_by_phone``: the caller's profile from
   ``voicebot.customers.profiles``, asking the CRM for unknown numbers when one is configured;
-  ``verify_identity``: a ``verify`` node's check; ``order_by_number``, ``orders_by_phone``,
+  ``verify_identity``: a ``verify`` node's check; ``request_callback``: store a callback; ``order_by_number``, ``orders_by_phone``,
   ``recommendations``);
 - HTTP APIs declared in the flow (GET, JSON object answer, with a timeout);
 - Python functions registered by name (``register``) or declared as ``module:function``.
@@ -25,6 +25,7 @@ from voicebot.errors import LookupFailedError
 from voicebot.customers.profiles import caller_profile
 from voicebot.customers.verification import verify_identity
 from voicebot.flows import schema as s
+from voicebot.session.callback_requests import request_callback
 from voicebot.storage import customers
 from voicebot.storage.db import Database
 
@@ -54,6 +55,7 @@ class DataSources:
     def add_sql(self, db: Database, crm: Callable[[str], dict | None] | None = None) -> None:
         """Register the built-in SQL sources over ``db``."""
         self.register("customer_by_phone", lambda p: caller_profile(db, str(p.get("phone", "")), crm=crm))
+        self.register("request_callback", lambda p: request_callback(db, p))
         self.register("verify_identity", lambda p: verify_identity(db, p.get("customer", ""), str(p.get("factor", "")),
                                                                    str(p.get("answer", ""))))
         self.register("order_by_number", lambda p: customers.order_by_number(db, str(p.get("number", ""))))

@@ -144,3 +144,4 @@ class FlowVersion(Base):
     source: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+from voicebot.storage import callbacks as _callbacks  # noqa: E402,F401  (the callbacks table, for create_all)

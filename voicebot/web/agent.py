@@ -87,3 +87,21 @@ def call_json(call_sid: str):
                           for t in call["transcript"]]
     body["transfers"] = [_load(i) for i in call["transfer_ids"]]
     return jsonify(body)
+
+
+@bp.get("/callbacks")
+def callbacks_json():
+    """Pending callbacks for supervisors, soonest first (``?due=1``: only those due now)."""
+    from datetime import datetime, timezone
+
+    from voicebot.storage.callbacks import list_callbacks
+
+    due = datetime.now(timezone.utc) if request.args.get("due") == "1" else None
+    return jsonify(list_callbacks(current_state().db, due_before=due))
+
+
+@bp.get("/callbacks/view")
+def callbacks_html():
+    from voicebot.storage.callbacks import list_callbacks
+
+    return render_template("agent_callbacks.html", callbacks=list_callbacks(current_state().db))
