@@ -85,11 +85,12 @@ class Pipeline:
                 self._understanders = {key: model}  # only the live version is kept
             return model
 
-    def speak(self, say: Say, *, calm: bool = False, flow=None) -> np.ndarray:
+    def speak(self, say: Say, *, calm: bool = False, flow=None, tone=None) -> np.ndarray:
         """The 8 kHz int16 audio of a ``Say``: its recorded prompt file, or TTS of its text.
 
         ``calm`` (or ``say.style == "calm"``) uses the TTS "calm" delivery: slower and lower,
-        for upset callers. The Say's own ``voice``/``rate`` win over the style's. Only the flow's
+        for upset callers; a ``tone`` (``session.tone``) other than normal wins over both. The Say's
+        own ``voice``/``rate`` win over the style's. Only the flow's
         fixed prompts reach the TTS disk cache: a text filled with a caller's data stays in memory.
         """
         from voicebot.tts.prompts import load_prompt
@@ -97,6 +98,11 @@ class Pipeline:
 
         if say.prompt_file:
             return load_prompt(say.prompt_file, base_dir=getattr(flow, "base_dir", None)).pcm
+        if tone is not None and tone.name != "normal" and say.voice is None and say.rate is None:
+            from voicebot.session.tone import render  # a gentle/distressed tone (session.tone): rate, pitch, pauses
+
+            private = isinstance(self.tts, CachingTTS) and say.text not in self._fixed(flow)
+            return render(self.tts, say.text, tone, **({"private": True} if private else {}))
         style = "calm" if calm or say.style == "calm" else None
         delivery = delivery_for(style).as_kwargs()
         delivery.update({k: v for k, v in (("voice", say.voice), ("rate", say.rate)) if v is not None})
