@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from voicebot.errors import LookupFailedError
 from voicebot.customers.profiles import caller_profile
+from voicebot.customers.recommendations import recommend_for_phone
 from voicebot.customers.verification import verify_identity
 from voicebot.flows import schema as s
 from voicebot.session.callback_requests import request_callback
@@ -60,7 +61,7 @@ class DataSources:
                                                                    str(p.get("answer", ""))))
         self.register("order_by_number", lambda p: customers.order_by_number(db, str(p.get("number", ""))))
         self.register("orders_by_phone", lambda p: customers.orders_by_phone(db, str(p.get("phone", ""))))
-        self.register("recommendations", lambda p: customers.recommendations(db, str(p.get("phone", ""))))
+        self.register("recommendations", lambda p: recommend_for_phone(db, str(p.get("phone", ""))))
 
     def register(self, name: str, function: SourceFunction) -> None:
         """Make ``function(params) -> dict`` available to lookup nodes as ``name``."""
