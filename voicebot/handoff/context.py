@@ -93,7 +93,8 @@ def spoken_summary(context: dict[str, Any]) -> str:
     parts = []
     if customer.get("found") and customer.get("name"):
         segments = ", ".join(str(s).replace("_", " ") for s in customer.get("segments") or [])
-        parts.append(f"Caller {customer['name']}, {customer.get('tier', 'standard')} customer" + (f", {segments}" if segments else "") + ".")
+        tier = customer.get("tier", "standard")
+        parts.append(f"Caller {customer['name']}, {tier} customer" + (f", {segments}" if segments else "") + ".")
     else:
         parts.append("Caller not identified.")
     topic = str(context.get("intent") or "unknown topic").replace("_", " ")
