@@ -62,6 +62,17 @@ def list_callbacks(db: Database, *, due_before: datetime | None = None, status: 
         return [_dict(row) for row in s.scalars(query)]
 
 
+def callbacks_for_phone(db: Database, phone: str) -> list[dict[str, Any]]:
+    """Every callback (any status) asked for by ``phone``, oldest first (for data-subject export)."""
+    from voicebot.storage.phones import phone_hashes
+
+    hashes = phone_hashes(db, phone)
+    if not hashes:
+        return []
+    with db.session() as s:
+        return [_dict(row) for row in s.scalars(select(Callback).where(Callback.phone_hash.in_(hashes)).order_by(Callback.id))]
+
+
 def set_status(db: Database, callback_id: int, status: str) -> bool:
     """Mark a callback done or cancelled; False when there is no such callback."""
     if status not in STATUSES:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from voicebot.storage.callbacks import callbacks_for_phone
 from voicebot.storage.calls import load_call
 from voicebot.storage.customers import order_dict, find_customer
 from voicebot.storage.db import Database
@@ -42,7 +43,8 @@ def export_subject(db: Database, phone: str) -> dict[str, Any]:
         call["transfers"] = _transfers(db, call["id"])
     unreadable = [where for call in calls for where in call.pop("unreadable")]
     return {"phone": normalise_phone(phone), "exported_at": datetime.now(timezone.utc).isoformat(),
-            "customer": profile, "orders": orders, "consent": decision, "calls": calls, "unreadable": unreadable}
+            "customer": profile, "orders": orders, "consent": decision, "calls": calls,
+            "callbacks": callbacks_for_phone(db, phone), "unreadable": unreadable}
 
 
 def erase_subject(db: Database, phone: str) -> dict[str, int]:
