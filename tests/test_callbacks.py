@@ -53,10 +53,13 @@ def test_a_request_is_stored_encrypted_and_listed_when_due(db, tmp_path):
     assert [r["id"] for r in list_callbacks(db, due_before=datetime(2026, 11, 25, 15, 0, tzinfo=timezone.utc))] == [1]
     raw = (tmp_path / "cb.db").read_bytes()
     assert b"5550004444" not in raw and b"tomorrow at 3 pm" not in raw
-    from voicebot.storage.subject_data import export_subject
+    from voicebot.storage.subject_data import erase_subject, export_subject
 
     assert [c["id"] for c in export_subject(db, "+15550004444")["callbacks"]] == [1]  # a data-subject export shows it
     assert export_subject(db, "+15550001111")["callbacks"] == []
+    request_callback(db, {"phone": "+15550001111", "when": "friday"}, NOW)
+    assert erase_subject(db, "+15550001111")["callbacks"] == 1  # erasure takes the caller's callbacks too
+    assert [c["phone"] for c in list_callbacks(db)] == ["+15550004444"]
     assert set_status(db, 1, "done") is True and list_callbacks(db) == []
     assert set_status(db, 99, "done") is False
     with pytest.raises(ValueError):
