@@ -100,3 +100,22 @@ def test_supervisors_see_callbacks_on_the_agent_pages(tmp_path):
     assert "+15550003333" in page and "tomorrow at 3 pm" in page
     outside = client.get("/agent/callbacks", environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert outside.status_code == 401
+
+
+def test_callbacks_survive_a_key_rotation_and_are_found_by_the_new_key_alone(tmp_path):
+    from voicebot.config import Settings
+    from voicebot.privacy.crypto import KEY_FILE_NAME, generate_key
+    from voicebot.storage.callbacks import callbacks_for_phone
+    from voicebot.storage.keys import open_database
+    from voicebot.storage.rekeying import rekey_database
+
+    first = open_database(Settings(data_dir=str(tmp_path))).db
+    request_callback(first, {"phone": "+15550004444", "when": "friday"}, NOW)
+    first.engine.dispose()
+    old_key, new_key = (tmp_path / KEY_FILE_NAME).read_text().split()[-1], generate_key()
+    rotated = open_database(Settings(data_dir=str(tmp_path), encryption_key=f"{new_key},{old_key}")).db
+    report, _ = rekey_database(rotated)
+    assert report.unreadable == []
+    only_new = open_database(Settings(data_dir=str(tmp_path), encryption_key=new_key)).db
+    [row] = callbacks_for_phone(only_new, "(555) 000-4444")  # found through the hash under the new key
+    assert (row["phone"], row["requested_text"]) == ("+15550004444", "friday")
