@@ -115,7 +115,8 @@ def test_erasure_leaves_nothing_readable_behind_even_with_the_key(world, underst
     before = _readable_with_the_key(db, _files(data_dir))
     assert "Ana Lopez" in before and "I want my order" in before  # the search can see Ana's data
     deleted = erase_subject(db, ANA)
-    assert deleted == {"customers": 1, "orders": 2, "consents": 1, "calls": 2, "turns": deleted["turns"], "transfers": 1}
+    assert deleted == {"customers": 1, "orders": 2, "consents": 1, "calls": 2, "turns": deleted["turns"], "transfers": 1,
+                       "callbacks": 0}
     assert deleted["turns"] >= 6
     files = _files(data_dir)
     assert any(name.endswith("voicebot.db") for name in files)

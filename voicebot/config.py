@@ -52,6 +52,12 @@ ENV_VARS = {
     "email_from": "VOICEBOT_EMAIL_FROM",
     "email_webhook_token": "VOICEBOT_EMAIL_WEBHOOK_TOKEN",
     "wechat_token": "VOICEBOT_WECHAT_TOKEN",
+    "crm_url": "VOICEBOT_CRM_URL",
+    "crm_timeout_s": "VOICEBOT_CRM_TIMEOUT_S",
+    "transfer_mode": "VOICEBOT_TRANSFER_MODE",
+    "twilio_number": "VOICEBOT_TWILIO_NUMBER",
+    "ring_timeout_s": "VOICEBOT_RING_TIMEOUT_S",
+    "queue_max_wait_s": "VOICEBOT_QUEUE_MAX_WAIT_S",
 }
 
 
@@ -95,6 +101,14 @@ class Settings(BaseModel):
     email_from: str = "Acme Support <support@localhost>"
     email_webhook_token: str = ""  # the secret in the inbound webhook's URL (?token=) or X-Voicebot-Token header
     wechat_token: str = ""  # the Token configured for the WeChat Official Account's server URL
+    crm_url: str = ""  # a CRM endpoint asked (GET ?phone=) about callers the database does not know; empty: none
+    crm_timeout_s: float = Field(1.5, gt=0, le=30)  # a slower CRM is skipped: the call goes on unpersonalised
+    # cold: <Dial> the agent directly; warm: the caller waits in a conference on hold music while the agent's
+    # phone rings and hears a summary first (needs VOICEBOT_PUBLIC_URL); no answer gives the caller back to the bot
+    transfer_mode: str = Field("cold", pattern="^(cold|warm)$")
+    twilio_number: str = ""  # our Twilio number: the caller ID of the call a warm transfer places to the agent
+    ring_timeout_s: int = Field(20, ge=5, le=600)  # the agent's phone rings this long before the caller comes back
+    queue_max_wait_s: int = Field(300, ge=10, le=3600)  # a caller waits in a queue this long, then comes back to the bot
 
     @property
     def effective_database_url(self) -> str:

@@ -93,3 +93,9 @@ class LoginThrottledError(VoicebotError):
 class AdminError(VoicebotError):
     """A console request that cannot be carried out: an unknown user or role, a name taken, a
     retrain without data; the message says which."""
+class CustomerDataError(VoicebotError):
+    """Customer records that cannot be imported (bad CSV, bad CRM answer); names the row."""
+
+
+class CrmUnavailableError(LookupFailedError):
+    """The CRM endpoint is down, slow or answered nonsense: the call goes on without a profile."""

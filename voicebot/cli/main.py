@@ -23,6 +23,8 @@ VERBS = {
     "bench": "voicebot.cli.bench:bench",
     "privacy": "voicebot.cli.privacy:privacy",
     "admin": "voicebot.cli.admin:admin",
+    "customers": "voicebot.cli.customers:customers",
+    "callbacks": "voicebot.cli.callbacks:callbacks",
 }
 
 HELP = {
@@ -38,6 +40,8 @@ HELP = {
     "bench": "Benchmarks: latency, accuracy, throughput.",
     "privacy": "Redact text; purge, export, erase and re-encrypt stored personal data.",
     "admin": "Admin console users (create-user NAME --role ...).",
+    "customers": "Import customer profiles from CSV or a CRM endpoint.",
+    "callbacks": "List callbacks callers asked for (due now, all pending); mark them done.",
 }
 
 

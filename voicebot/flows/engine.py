@@ -178,7 +178,8 @@ def _caller_turn(flow, st: FlowState, event, actions: list[Action]) -> None:
     handlers = model.handlers
     words = event if isinstance(event, Utterance) else None  # a spoken turn may prefill the next ask
     target = _handler_target(handlers.agent, keys, intent)
-    if target is None and handlers.frustration and u is not None and u.frustration >= handlers.frustration.threshold:
+    if target is None and handlers.frustration and u is not None and u.frustration >= handlers.frustration.threshold \
+            and st.node not in handlers.frustration.except_at:
         target = handlers.frustration.goto
     if target is None:  # the node's own answers come before "goodbye": "no, that's all" may be an option
         target = _node_answer(flow, st, node, event, intent, actions)

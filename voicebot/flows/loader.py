@@ -16,10 +16,11 @@ from pydantic import TypeAdapter, ValidationError
 from voicebot.errors import FlowError
 from voicebot.flows import schema as s
 from voicebot.flows.validate import check_flow
+from voicebot.flows.verify import expand_verify
 from voicebot.flows.yamlsource import YamlSyntaxError, line_of, load_with_lines
 
 _NODE = TypeAdapter(s.Node)
-NODE_TYPES = ("say", "menu", "ask", "lookup", "branch", "set", "transfer", "survey", "consent", "hangup")
+NODE_TYPES = ("say", "menu", "ask", "lookup", "branch", "set", "transfer", "survey", "consent", "hangup", "verify")
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,12 @@ def load_flow_text(text: str, path: str = "<flow>", base_dir: Path | None = None
                 data["nodes"][name] = {"type": "hangup"}  # stand-in so references to it still resolve
                 broken.add(name)
         problems += _broken_references(broken, nodes, lines, path)
+        try:  # verify nodes become the ask / lookup / branch nodes the engine runs
+            data["nodes"], origin = expand_verify(data["nodes"])
+        except ValueError as exc:
+            _fail(path, problems + [Problem(path, line_of(lines, ("nodes",)), str(exc))])
+        lines = dict(lines)
+        lines.update({("nodes", made): line_of(lines, ("nodes", name)) for made, name in origin.items()})
     try:
         model = s.FlowModel.model_validate(data)
     except ValidationError as exc:

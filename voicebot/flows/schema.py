@@ -1,6 +1,7 @@
 """The flow language: pydantic models of a call-flow YAML file.
 
-A flow is a set of named nodes (say, menu, ask, lookup, branch, set, transfer, survey, consent, hangup),
+A flow is a set of named nodes (say, menu, ask, lookup, branch, set, transfer, survey, consent, hangup,
+verify),
 the intents the flow understands (with example phrases), global handlers (agent, silence,
 no-match, frustration, goodbye), business hours and declared data sources. Unknown keys are
 errors, so a typo never passes silently. ``flow_json_schema()`` publishes the JSON Schema for
@@ -173,6 +174,28 @@ class ConsentNode(_Strict):
     on_decline: str | None = Field(None, description="where a caller who declined goes; default: next")
 
 
+class VerifyNode(_Strict):
+    """Check who the caller is before anything private is said: ask for ``factor`` (the answer is
+    sensitive: never stored, logged or said back), have the runner compare it with the profile in
+    variable ``customer`` (data source ``verify_identity``), allow ``attempts`` tries, then go to
+    ``next`` (``save_as`` holds ``ok`` and what verification released, e.g. ``last_order``) or
+    ``on_fail``. The loader expands it into ask / lookup / branch nodes (``flows.verify``)."""
+
+    type: Literal["verify"]
+    customer: str = Field("customer", pattern=r"^[A-Za-z_]\w*$", description="variable holding the caller's profile (with id)")
+    factor: Literal["postcode", "date_of_birth", "last_order"]
+    prompt: str
+    reprompt: str | None = None
+    retry_text: str = Field("Sorry, that doesn't match our records.", description="said before another try")
+    slot_type: SlotType | None = Field(None, description="default: text for postcode, date for date_of_birth, "
+                                       "order_number for last_order")
+    attempts: int = Field(2, ge=1, le=5, description="answers the caller may give in this call")
+    save_as: str = Field("verified", pattern=r"^[A-Za-z_]\w*$")
+    timeout_s: float = Field(6.0, gt=0, le=60)
+    next: str
+    on_fail: str
+
+
 class HangupNode(_Strict):
     """Say ``text`` and end the call."""
 
@@ -183,7 +206,8 @@ class HangupNode(_Strict):
 
 
 Node = Annotated[
-    Union[SayNode, MenuNode, AskNode, LookupNode, BranchNode, SetNode, TransferNode, SurveyNode, ConsentNode, HangupNode],
+    Union[SayNode, MenuNode, AskNode, LookupNode, BranchNode, SetNode, TransferNode, SurveyNode, ConsentNode, HangupNode,
+          VerifyNode],
     Field(discriminator="type"),
 ]
 
@@ -217,6 +241,8 @@ class FrustrationHandler(_Strict):
 
     threshold: float = Field(0.7, gt=0, le=1)
     goto: str
+    except_at: list[str] = Field([], description="listening nodes where an upset caller's answer still counts (e.g. "
+                                 "the callback offer an upset caller is sent to outside business hours)")
 
 
 class Handlers(_Strict):

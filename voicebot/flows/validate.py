@@ -21,9 +21,11 @@ from voicebot.flows.expressions import FILTERS, expression_names, template_filte
 BUILTIN_VARIABLES = frozenset({
     "caller", "channel", "call_id", "time", "weekday", "open_now",
     "intent", "text", "confidence", "emotion", "frustration", "consent", "last_contact",
+    "resumed",  # why the bot has the caller again (e.g. transfer_failed: no agent answered), else null
 })
 # Data sources the runner always provides (voicebot.session.datasources).
-BUILTIN_SOURCES = frozenset({"customer_by_phone", "order_by_number", "orders_by_phone", "recommendations"})
+BUILTIN_SOURCES = frozenset({"customer_by_phone", "order_by_number", "orders_by_phone", "recommendations", "verify_identity",
+                             "request_callback"})
 LISTENING = (s.MenuNode, s.AskNode, s.SurveyNode, s.ConsentNode)
 TEMPLATE_FIELDS = ("text", "prompt", "reprompt", "confirm", "question", "thanks", "filler", "error_text", "declined_text",
                    "written")
@@ -262,6 +264,9 @@ DESTINATION = re.compile(r"^(agent|\+\d{6,15}|(sip|client|queue):\S+|.*\{.+\}.*)
 
 def _check_resources(flow: s.FlowModel, base_dir: Path | None, known_sources: set[str]):
     sources = BUILTIN_SOURCES | set(flow.data_sources) | known_sources
+    for i, name in enumerate(flow.handlers.frustration.except_at if flow.handlers.frustration else []):
+        if name not in flow.nodes:
+            yield ("handlers", "frustration", "except_at", i), f"handler 'frustration' names unknown node '{name}' in except_at"
     if not DESTINATION.match(flow.transfer_destination):
         yield ("transfer_destination",), (f"transfer_destination {flow.transfer_destination!r} is not dialable: use agent, "
                                           "+15551234567, sip:user@host, client:name or queue:name")

@@ -23,13 +23,15 @@ def builtin_variables(model: s.FlowModel, event: CallStarted) -> dict[str, Any]:
     """The variables every call starts with (see ``validate.BUILTIN_VARIABLES``). ``params``
     may carry ``local_time`` (ISO 8601), ``consent`` (the caller's remembered decision) and
     ``last_contact`` (their newest chat, SMS, email or WeChat conversation: ``found``, ``channel``,
-    ``medium``, ``topic``, ``summary``)."""
+    ``medium``, ``topic``, ``summary``), ``resumed`` (the reason a handed-over call came back to the bot)."""
     variables = {name: None for name in BUILTIN_VARIABLES}
     variables.update(caller=event.caller, channel=event.channel, call_id=event.call_id, frustration=0.0, emotion="neutral")
     recent = event.params.get("last_contact")  # the customer's last text conversation (channels)
     variables["last_contact"] = recent if isinstance(recent, dict) else None
     consent = event.params.get("consent")
     variables["consent"] = consent if isinstance(consent, bool) else None
+    resumed = event.params.get("resumed")
+    variables["resumed"] = str(resumed) if resumed else None  # the call came back to the bot (a failed transfer)
     local = event.params.get("local_time")
     if isinstance(local, str):
         try:

@@ -48,8 +48,11 @@ def build_context(
     transcript: Sequence[TranscriptLine] = (),
     understanding: Any = None,
     customer: dict[str, Any] | None = None,
+    frustration_trace: Sequence[float] = (),
 ) -> dict[str, Any]:
-    """The agent's view of the call as a JSON-safe dict. ``transcript`` is oldest first.
+    """The agent's view of the call as a JSON-safe dict. ``transcript`` is oldest first;
+    ``frustration_trace`` is the caller's frustration after each of their turns (the agent sees
+    whether the call got worse or better, and the peak).
 
     The flow's facts win over the last understanding (the flow knows the topic of the call);
     the transcript is always the conversation's own, line by line."""
@@ -75,10 +78,33 @@ def build_context(
         "transcript_summary": " | ".join(f"{line.speaker}: {line.text}" for line in lines[-SUMMARY_TURNS:]),
         "transcript": [{"speaker": line.speaker, "text": line.text, "intent": line.intent, "at": line.at} for line in transcript],
         "customer": _json_safe(customer or {}),
+        "frustration_over_call": [round(float(f), 3) for f in frustration_trace],
+        "frustration_peak": round(max((float(f) for f in frustration_trace), default=0.0), 3),
     }
     extra = {k: v for k, v in facts.items() if k not in context}
     context.update(_json_safe(extra))
     return context
+
+
+def spoken_summary(context: dict[str, Any]) -> str:
+    """What the agent hears before the caller is joined (a warm transfer's whisper): who, why,
+    what the bot already knows, how upset the caller is. Short: the caller is waiting."""
+    customer = context.get("customer") or {}
+    parts = []
+    if customer.get("found") and customer.get("name"):
+        segments = ", ".join(str(s).replace("_", " ") for s in customer.get("segments") or [])
+        tier = customer.get("tier", "standard")
+        parts.append(f"Caller {customer['name']}, {tier} customer" + (f", {segments}" if segments else "") + ".")
+    else:
+        parts.append("Caller not identified.")
+    topic = str(context.get("intent") or "unknown topic").replace("_", " ")
+    parts.append(f"Reason: {str(context.get('reason') or 'transfer').replace('_', ' ')}, about {topic}.")
+    slots = {k: v for k, v in (context.get("slots") or {}).items() if v not in (None, "")}
+    if slots:
+        parts.append("Known: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in list(slots.items())[:3]) + ".")
+    peak = float(context.get("frustration_peak") or context.get("frustration") or 0.0)
+    parts.append("The caller is upset." if peak >= 0.6 else "The caller is calm." if peak < 0.3 else "The caller is impatient.")
+    return " ".join(parts)
 
 
 def sip_parameters(context: dict[str, Any]) -> dict[str, str]:

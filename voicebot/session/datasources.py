@@ -1,8 +1,10 @@
 """Data sources a flow's ``lookup`` nodes call, run beside the session runner (never by the engine).
 
 Three kinds, one call: ``DataSources.call(source, params) -> dict``:
-- built-in SQL over the customers/orders tables (``customer_by_phone``, ``order_by_number``,
-  ``orders_by_phone``, ``recommendations``);
+- built-in SQL over the customers/orders tables (``customer_by_phone``: the caller's profile from
+  ``voicebot.customers.profiles``, asking the CRM for unknown numbers when one is configured;
+  ``verify_identity``: a ``verify`` node's check; ``request_callback``: store a callback; ``order_by_number``, ``orders_by_phone``,
+  ``recommendations``);
 - HTTP APIs declared in the flow (GET, JSON object answer, with a timeout);
 - Python functions registered by name (``register``) or declared as ``module:function``.
 Every failure (error, non-dict answer) is raised as ``LookupFailedError``. ``call`` runs on the
@@ -20,7 +22,11 @@ import urllib.request
 from typing import Any, Callable
 
 from voicebot.errors import LookupFailedError
+from voicebot.customers.profiles import caller_profile
+from voicebot.customers.recommendations import recommend_for_phone
+from voicebot.customers.verification import verify_identity
 from voicebot.flows import schema as s
+from voicebot.session.callback_requests import request_callback
 from voicebot.storage import customers
 from voicebot.storage.db import Database
 
@@ -34,11 +40,12 @@ class DataSources:
         self._sources: dict[str, SourceFunction] = {}
 
     @classmethod
-    def for_flow(cls, flow, db: Database | None) -> "DataSources":
-        """The built-in SQL sources over ``db`` plus the HTTP / Python sources ``flow`` declares."""
+    def for_flow(cls, flow, db: Database | None, crm: Callable[[str], dict | None] | None = None) -> "DataSources":
+        """The built-in SQL sources over ``db`` plus the HTTP / Python sources ``flow`` declares;
+        ``crm`` (``customers.importer.crm_fetcher``) is asked about callers ``db`` does not know."""
         sources = cls()
         if db is not None:
-            sources.add_sql(db)
+            sources.add_sql(db, crm)
         for name, spec in flow.model.data_sources.items():
             if isinstance(spec, s.HttpSource):
                 sources.register(name, http_source(spec.url, spec.timeout_s))
@@ -46,12 +53,15 @@ class DataSources:
                 sources.register(name, _import_function(name, spec.function))
         return sources
 
-    def add_sql(self, db: Database) -> None:
+    def add_sql(self, db: Database, crm: Callable[[str], dict | None] | None = None) -> None:
         """Register the built-in SQL sources over ``db``."""
-        self.register("customer_by_phone", lambda p: customers.customer_by_phone(db, str(p.get("phone", ""))))
+        self.register("customer_by_phone", lambda p: caller_profile(db, str(p.get("phone", "")), crm=crm))
+        self.register("request_callback", lambda p: request_callback(db, p))
+        self.register("verify_identity", lambda p: verify_identity(db, p.get("customer", ""), str(p.get("factor", "")),
+                                                                   str(p.get("answer", ""))))
         self.register("order_by_number", lambda p: customers.order_by_number(db, str(p.get("number", ""))))
         self.register("orders_by_phone", lambda p: customers.orders_by_phone(db, str(p.get("phone", ""))))
-        self.register("recommendations", lambda p: customers.recommendations(db, str(p.get("phone", ""))))
+        self.register("recommendations", lambda p: recommend_for_phone(db, str(p.get("phone", ""))))
 
     def register(self, name: str, function: SourceFunction) -> None:
         """Make ``function(params) -> dict`` available to lookup nodes as ``name``."""

@@ -33,8 +33,8 @@ from voicebot.handoff.context import Handoff, TranscriptLine, build_context
 from voicebot.privacy.redaction import redact_text
 from voicebot.storage import calls
 from voicebot.storage.consent import remember_consent, remembered_consent
+from voicebot.customers.profiles import caller_profile
 from voicebot.storage.conversations import last_conversation
-from voicebot.storage.customers import customer_by_phone
 from voicebot.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ class Dialogue:
         self.recording: bool | None = None if self.consent_asked else True  # None: not decided yet
         self._remembered: bool | None = None  # the caller's decision from an earlier call
         self._pending: list[tuple[str, str, dict]] = []  # lines waiting for the caller's decision
+        self.frustration_trace: list[float] = []  # the caller's frustration after each turn, for the agent
 
     # ---- the conversation ---------------------------------------------------------------------------
     def start(self, params: dict[str, Any] | None = None) -> list[Action]:
@@ -90,6 +91,8 @@ class Dialogue:
         secret = self.state is not None and is_sensitive_turn(self.flow.model, self.state.node, self.state.waiting)
         text = SENSITIVE_TEXT if secret else self.private(text)
         self.lines.append(TranscriptLine("caller", text, u.intent if u else None, _now_iso()))
+        if u is not None and u.frustration is not None:
+            self.frustration_trace.append(float(u.frustration))
         return self._record("caller", text, intent=u.intent if u else None, confidence=u.confidence if u else None,
                             frustration=u.frustration if u else None, details=details)
 
@@ -144,7 +147,8 @@ class Dialogue:
         facts["slots"] = _redacted_values(facts.get("slots") or {})  # sensitive slots never got here (the engine)
         transfer = Transfer(destination, transfer.reason, facts)
         context = build_context(transfer, call_sid=self.call_sid, caller=self.caller, channel=self.channel,
-                                transcript=self.lines, understanding=self.understanding, customer=self._customer())
+                                transcript=self.lines, understanding=self.understanding, customer=self._customer(),
+                                frustration_trace=self.frustration_trace)
         record_id = None
         if self.call_id is not None and self.recording:  # without the record the caller still reaches a human
             record_id = self._store(calls.save_transfer, self.call_sid, destination, transfer.reason, context)
@@ -201,7 +205,7 @@ class Dialogue:
     def _customer(self) -> dict[str, Any]:
         if self.db is None or not self.caller:
             return {}
-        found = self._store(customer_by_phone, self.caller) or {}
+        found = self._store(caller_profile, self.caller) or {}  # the profile with segments (voicebot.customers)
         return {k: v for k, v in found.items() if k != "found"} if found.get("found") else {}
 
     def _store(self, write, *args, **kwargs):

@@ -90,11 +90,12 @@ class Pipeline:
                 self._understanders = {key: model}  # only the live version is kept
             return model
 
-    def speak(self, say: Say, *, calm: bool = False, flow=None) -> np.ndarray:
+    def speak(self, say: Say, *, calm: bool = False, flow=None, tone=None) -> np.ndarray:
         """The 8 kHz int16 audio of a ``Say``: its recorded prompt file, or TTS of its text.
 
         ``calm`` (or ``say.style == "calm"``) uses the TTS "calm" delivery: slower and lower,
-        for upset callers. The Say's own ``voice``/``rate`` win over the style's. Only the flow's
+        for upset callers; a ``tone`` (``session.tone``) other than normal wins over both. The Say's
+        own ``voice``/``rate`` win over the style's. Only the flow's
         fixed prompts reach the TTS disk cache: a text filled with a caller's data stays in memory.
         """
         from voicebot.tts.prompts import load_prompt
@@ -102,6 +103,11 @@ class Pipeline:
 
         if say.prompt_file:
             return load_prompt(say.prompt_file, base_dir=getattr(flow, "base_dir", None)).pcm
+        if tone is not None and tone.name != "normal" and say.voice is None and say.rate is None:
+            from voicebot.session.tone import render  # a gentle/distressed tone (session.tone): rate, pitch, pauses
+
+            private = isinstance(self.tts, CachingTTS) and say.text not in self._fixed(flow)
+            return render(self.tts, say.text, tone, **({"private": True} if private else {}))
         style = "calm" if calm or say.style == "calm" else None
         delivery = delivery_for(style).as_kwargs()
         delivery.update({k: v for k, v in (("voice", say.voice), ("rate", say.rate)) if v is not None})
@@ -134,6 +140,7 @@ def build_pipeline(settings: Settings, *, warm: bool = True, voice_emotion: bool
             return _cache[key]
         started = time.perf_counter()
         from voicebot.asr.registry import load_asr
+        from voicebot.customers.importer import crm_fetcher
         from voicebot.tts.registry import load_tts
 
         opened = open_database(settings)
@@ -146,7 +153,8 @@ def build_pipeline(settings: Settings, *, warm: bool = True, voice_emotion: bool
             asr=load_asr(settings.asr_backend, settings),
             tts=load_tts(settings),
             flow_store=flow_store,
-            data_sources=DataSources.for_flow(flow_store.current(), db),
+            data_sources=DataSources.for_flow(flow_store.current(), db, crm_fetcher(settings.crm_url, settings.crm_timeout_s)
+                                              if settings.crm_url else None),
             db=db,
             voice_emotion=voice_emotion,
             intent_model_dir=active_model_dir(db),

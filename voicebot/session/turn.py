@@ -15,6 +15,7 @@ from typing import Any
 
 from voicebot import observability as metrics
 from voicebot.actions import HangUp, Listen, Lookup, Say, Transfer
+from voicebot.session.tone import tone_for
 from voicebot.audio.wavfile import Audio
 from voicebot.errors import VoicebotError
 from voicebot.events import Utterance
@@ -117,9 +118,11 @@ class TurnWorker:
     def _say(self, say: Say) -> None:
         u = self.dialogue.understanding if self.dialogue else None
         calm = u is not None and u.frustration >= self.calm_frustration
+        profile = self.dialogue.state.variables.get("customer") if self.dialogue and self.dialogue.state else None
+        tone = tone_for(u.frustration if u is not None else None, profile)  # rate, pauses, wording (session.tone)
         started = time.perf_counter()
         try:
-            pcm = self.pipeline.speak(say, calm=calm, flow=self.dialogue.flow if self.dialogue else None)
+            pcm = self.pipeline.speak(say, calm=calm, flow=self.dialogue.flow if self.dialogue else None, tone=tone)
         except VoicebotError as exc:  # a prompt that cannot be rendered is skipped; the call goes on
             log.error("call %s: cannot say %r: %s", self.call_sid, say.text, exc)
             return

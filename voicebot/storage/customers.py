@@ -16,13 +16,21 @@ from voicebot.storage.encrypted import readable
 from voicebot.storage.phones import normalise_phone, phone_hashes
 from voicebot.storage.tables import Customer, Order
 
-__all__ = ["customer_by_phone", "find_customer", "normalise_phone", "order_dict", "order_by_number", "orders_by_phone", "recommendations"]
+__all__ = ["customer_by_phone", "customers_with_phone", "find_customer", "normalise_phone", "order_dict", "order_by_number",
+           "orders_by_phone", "recommendations"]
 
 
 def find_customer(session, db: Database, phone: str) -> Customer | None:
-    """The customer row whose phone is ``phone`` (any format), in ``session``; None if none."""
+    """The (first) customer row whose phone is ``phone`` (any format), in ``session``; None if none.
+    Callers that must not guess between customers sharing a number use ``customers_with_phone``."""
     hashes = phone_hashes(db, phone)
-    return session.scalar(select(Customer).where(Customer.phone_hash.in_(hashes))) if hashes else None
+    return session.scalar(select(Customer).where(Customer.phone_hash.in_(hashes)).order_by(Customer.id)) if hashes else None
+
+
+def customers_with_phone(session, db: Database, phone: str) -> list[Customer]:
+    """Every customer row with this phone number (a shared household line gives several)."""
+    hashes = phone_hashes(db, phone)
+    return list(session.scalars(select(Customer).where(Customer.phone_hash.in_(hashes)).order_by(Customer.id))) if hashes else []
 
 
 def _customer_dict(customer: Customer) -> dict:
@@ -42,10 +50,10 @@ def order_dict(order: Order) -> dict:
 
 
 def customer_by_phone(db: Database, phone: str) -> dict:
-    """The customer with this phone number, or ``{"found": False}``."""
+    """The customer with this phone number, or ``{"found": False}`` (also when several share it)."""
     with db.session() as session:
-        customer = find_customer(session, db, phone)
-        return _customer_dict(customer) if customer else {"found": False, "phone": normalise_phone(phone)}
+        matches = customers_with_phone(session, db, phone)
+        return _customer_dict(matches[0]) if len(matches) == 1 else {"found": False, "phone": normalise_phone(phone)}
 
 
 def order_by_number(db: Database, number: str) -> dict:

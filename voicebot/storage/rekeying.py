@@ -17,10 +17,12 @@ from voicebot.storage.db import Database
 from voicebot.storage.encrypted import UnreadableValue
 from voicebot.storage.keys import encrypted_columns
 from voicebot.storage.phones import phone_hash
+from voicebot.storage.callbacks import Callback
 from voicebot.storage.tables import Call, Consent, Customer
 
 # (row class, the encrypted phone column, the hash column found by it)
-HASHED = ((Customer, "phone", "phone_hash"), (Consent, "phone", "phone_hash"), (Call, "caller", "caller_hash"))
+HASHED = ((Customer, "phone", "phone_hash"), (Consent, "phone", "phone_hash"), (Call, "caller", "caller_hash"),
+          (Callback, "phone", "phone_hash"))
 BATCH = 500
 
 

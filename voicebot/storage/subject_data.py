@@ -2,7 +2,7 @@
 held about them, as JSON-able data) and ``erase_subject`` (delete it from every table).
 
 What is held about a phone number: the customer record and their orders, their remembered
-recording decision, and the calls they made (each with its transcript lines and transfer
+recording decision, the callbacks they asked for, and the calls they made (each with its transcript lines and transfer
 contexts). Calls are found by the keyed hash of the caller's number, so a call whose caller
 declined recording (its numbers were never kept) is not theirs any more. Files: the server
 writes no recordings, and speech it synthesised with personal data is never cached on disk
@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from voicebot.storage.callbacks import Callback, callbacks_for_phone
 from voicebot.storage.calls import load_call
 from voicebot.storage.customers import order_dict, find_customer
 from voicebot.storage.db import Database
@@ -42,13 +43,14 @@ def export_subject(db: Database, phone: str) -> dict[str, Any]:
         call["transfers"] = _transfers(db, call["id"])
     unreadable = [where for call in calls for where in call.pop("unreadable")]
     return {"phone": normalise_phone(phone), "exported_at": datetime.now(timezone.utc).isoformat(),
-            "customer": profile, "orders": orders, "consent": decision, "calls": calls, "unreadable": unreadable}
+            "customer": profile, "orders": orders, "consent": decision, "calls": calls,
+            "callbacks": callbacks_for_phone(db, phone), "unreadable": unreadable}
 
 
 def erase_subject(db: Database, phone: str) -> dict[str, int]:
     """Delete everything held about ``phone``; the number of rows deleted per table. Idempotent."""
     hashes = phone_hashes(db, phone)
-    counts = dict.fromkeys(("customers", "orders", "consents", "calls", "turns", "transfers"), 0)
+    counts = dict.fromkeys(("customers", "orders", "consents", "calls", "turns", "transfers", "callbacks"), 0)
     if not hashes:
         return counts
     with db.session() as s:
@@ -57,6 +59,7 @@ def erase_subject(db: Database, phone: str) -> dict[str, int]:
             counts["orders"] = s.execute(delete(Order).where(Order.customer_id == customer.id)).rowcount
             counts["customers"] = s.execute(delete(Customer).where(Customer.id == customer.id)).rowcount
         counts["consents"] = s.execute(delete(Consent).where(Consent.phone_hash.in_(hashes))).rowcount
+        counts["callbacks"] = s.execute(delete(Callback).where(Callback.phone_hash.in_(hashes))).rowcount
         calls = select(Call.id).where(Call.caller_hash.in_(hashes))
         counts["turns"] = s.execute(delete(Turn).where(Turn.call_id.in_(calls))).rowcount
         counts["transfers"] = s.execute(delete(TransferRecord).where(TransferRecord.call_id.in_(calls))).rowcount

@@ -87,13 +87,25 @@ class TransferRecord(Base):
 
 
 class Customer(Base):
+    """A customer profile. Several customers may share a phone number (a household line): a
+    lookup by phone that finds more than one treats the caller as unknown (``customers.profiles``).
+    Verification facts (postcode, date of birth) are encrypted; failed verifications are counted
+    per customer so guessing is limited across calls too (``customers.verification``)."""
+
     __tablename__ = "customers"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)  # the CRM's id
     phone: Mapped[str] = mapped_column(_text("customers.phone"))
-    phone_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    phone_hash: Mapped[str] = mapped_column(String(64), index=True)
     name: Mapped[str] = mapped_column(_text("customers.name"))
     email: Mapped[str] = mapped_column(_text("customers.email"), default="")
     tier: Mapped[str] = mapped_column(String(32), default="standard")
+    postcode: Mapped[str] = mapped_column(_text("customers.postcode"), default="")
+    birth_date: Mapped[str] = mapped_column(_text("customers.birth_date"), default="")  # ISO yyyy-mm-dd
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    preferences: Mapped[dict] = mapped_column(_json("customers.preferences"), default=dict)  # consent flags etc.
+    failed_verifications: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     orders: Mapped[list["Order"]] = relationship(back_populates="customer", order_by="Order.id")
 
 
@@ -108,6 +120,7 @@ class Order(Base):
     total: Mapped[float] = mapped_column(Float, default=0.0)
     eta: Mapped[str] = mapped_column(String(64), default="")
     placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     customer: Mapped[Customer] = relationship(back_populates="orders")
 
 
@@ -133,3 +146,4 @@ class FlowVersion(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 from voicebot.storage import admin as _admin_tables  # noqa: E402,F401  (console users, audit, labels, model versions)
 from voicebot.storage import conversation_tables as _conversation_tables  # noqa: E402,F401  (text channels: create_all sees them)
+from voicebot.storage import callbacks as _callbacks  # noqa: E402,F401  (the callbacks table, for create_all)

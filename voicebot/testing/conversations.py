@@ -56,6 +56,8 @@ class ConversationRunner:
                             caller=str(scenario.get("caller", "")), now=None)
         self.last_tracker = dialogue.tracker
         params = {"local_time": scenario["local_time"]} if scenario.get("local_time") else {}
+        if scenario.get("resumed"):  # the call came back to the bot (e.g. no agent answered a transfer)
+            params["resumed"] = str(scenario["resumed"])
         record = TurnRecord(caller="(call starts)")
         listen = self._settle(dialogue, dialogue.start(params), record, None)
         turns = [record]

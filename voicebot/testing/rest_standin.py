@@ -2,7 +2,9 @@
 
 Speaks the request/response shapes voicebot uses: ``POST
 /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json`` with a form body (``Twiml``, ``Url``,
-``Status``) and HTTP basic auth (AccountSid:AuthToken), answered with the call resource as
+``Status``), and ``POST .../Calls.json`` creating an outbound call (``To``, ``From``, ``Url``,
+``StatusCallback``, ``Timeout``; answered 201 with a new CallSid; ``on_create(fn)`` hears it, and
+``voicebot.testing.twilio_rooms`` plays the called party, conferences and queues) and HTTP basic auth (AccountSid:AuthToken), answered with the call resource as
 JSON, or Twilio's JSON error body (401 bad credentials, 404 unknown call when ``known_calls``
 is set, or a failure queued with ``fail_next``). ``on_update(fn)`` lets a simulated Twilio react
 as the real one would (end the media stream after a transfer or hang-up).
@@ -12,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import secrets
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +22,7 @@ from typing import Callable
 from urllib.parse import parse_qs
 
 _CALL_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-zA-Z]+)/Calls/(?P<call>CA[0-9a-zA-Z]+)\.json$")
+_CREATE_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-zA-Z]+)/Calls\.json$")
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class RestStandin:
         self.known_calls: set[str] | None = None  # None: every CallSid exists
         self._failures: list[tuple[int, int, str]] = []
         self._listeners: list[Callable[[CallUpdate], None]] = []
+        self.created: list[CallUpdate] = []  # outbound calls placed (call_sid: the new call's)
+        self._create_listeners: list[Callable[[CallUpdate], None]] = []
         self._lock = threading.Lock()
         standin = self
 
@@ -66,6 +72,9 @@ class RestStandin:
     def on_update(self, listener: Callable[[CallUpdate], None]) -> None:
         self._listeners.append(listener)
 
+    def on_create(self, listener: Callable[[CallUpdate], None]) -> None:
+        self._create_listeners.append(listener)
+
     def fail_next(self, status: int = 500, code: int = 20500, message: str = "Internal Server Error") -> None:
         """Answer the next update with this Twilio error."""
         self._failures.append((status, code, message))
@@ -79,6 +88,9 @@ class RestStandin:
         match = _CALL_PATH.match(handler.path)
         length = int(handler.headers.get("Content-Length") or 0)
         params = {k: v[-1] for k, v in parse_qs(handler.rfile.read(length).decode("utf-8")).items()}
+        created = _CREATE_PATH.match(handler.path)
+        if created and not match:
+            return self._create(handler, created["account"], params)
         if not match:
             return self._reply(handler, 404, _error(20404, f"The requested resource {handler.path} was not found", 404))
         expected = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
@@ -101,6 +113,22 @@ class RestStandin:
         if status == 200:
             for listener in list(self._listeners):
                 listener(update)
+
+    def _create(self, handler: BaseHTTPRequestHandler, account: str, params: dict[str, str]) -> None:
+        expected = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        if handler.headers.get("Authorization") != expected or account != self.account_sid:
+            return self._reply(handler, 401, _error(20003, "Authenticate", 401))
+        if not params.get("To") or not params.get("From") or not (params.get("Url") or params.get("Twiml")):
+            return self._reply(handler, 400, _error(21201, "To, From and Url (or Twiml) are required", 400))
+        call = "CA" + secrets.token_hex(16)
+        created = CallUpdate(account, call, params, 201)
+        with self._lock:
+            self.created.append(created)
+        self._reply(handler, 201, {"sid": call, "account_sid": account, "to": params["To"], "from": params["From"],
+                                   "status": "queued", "uri": f"/2010-04-01/Accounts/{account}/Calls/{call}.json",
+                                   "api_version": "2010-04-01"})
+        for listener in list(self._create_listeners):
+            listener(created)
 
     @staticmethod
     def _reply(handler: BaseHTTPRequestHandler, status: int, body) -> None:

@@ -7,6 +7,7 @@ A scenario file::
       - name: order status by keypad
         caller: "+15550001111"         # CallStarted.caller
         local_time: "2026-11-24T10:00" # drives business hours
+        resumed: transfer_failed       # optional: the call came back to the bot after a transfer
         turns:
           - expect: {says: "welcome back"}      # no input: checks the greeting
           - text: where is my order              # or dtmf: "4172#", audio: FILE.wav, silence: true, hangup: true

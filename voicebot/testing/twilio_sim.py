@@ -87,6 +87,22 @@ class TwilioSimulator:
              call_sid: str | None = None) -> CallResult:
         call_sid = call_sid or "CA" + secrets.token_hex(16)
         stream_url, parameters = self.answer(call_sid, caller, called)
+        return self._stream(call_sid, stream_url, parameters, turns)
+
+    def resume(self, call_sid: str, twiml: str, turns: list[Turn]) -> CallResult:
+        """Go on with ``call_sid`` after Twilio ran ``twiml`` (a ``<Connect><Stream>`` giving the
+        caller back to the bot, e.g. after a transfer nobody answered): a new Media Stream with
+        that TwiML's parameters, ``turns`` as the caller's, the status callback at the end."""
+        try:
+            stream = ET.fromstring(twiml).find("Connect/Stream")
+        except ET.ParseError as exc:
+            raise TelephonyError(f"cannot resume {call_sid}: not TwiML: {exc}") from None
+        if stream is None or not stream.get("url"):
+            raise TelephonyError(f"cannot resume {call_sid}: the TwiML has no <Connect><Stream url=...>")
+        parameters = {p.get("name"): p.get("value", "") for p in stream.findall("Parameter")}
+        return self._stream(call_sid, self._reachable(stream.get("url")), parameters, turns)
+
+    def _stream(self, call_sid: str, stream_url: str, parameters: dict, turns: list[Turn]) -> CallResult:
         run = CallRun(self, call_sid, stream_url, parameters)
         try:
             run.play(turns)

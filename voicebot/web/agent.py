@@ -1,7 +1,8 @@
 """What a human agent opens when a call is handed over: the transfer record with its context
-and the call's transcript. ``GET /agent/transfers/<id>`` (JSON), ``.../view`` (plain HTML),
+and the call's transcript. ``GET /agent/transfers/<id>`` (JSON), ``.../view`` (plain HTML, an
+"at a glance" box first: who, why, frustration over the call, what is known), ``/agent/transfers/latest``,
 ``GET /agent/transfers?call_sid=CA...`` (JSON list), ``GET /agent/calls/<CallSid>`` (the call and
-its transcript).
+its transcript), ``GET /agent/callbacks`` (``?due=1``) and ``/agent/callbacks/view`` (callbacks for supervisors).
 
 These pages show callers' words and numbers, so they are guarded. With ``VOICEBOT_AGENT_PASSWORD``
 set, every request needs HTTP Basic credentials with that password (set it whenever a proxy on
@@ -70,6 +71,20 @@ def transfer_html(transfer_id: int):
     return render_template("agent_transfer.html", transfer=_load(transfer_id))
 
 
+@bp.get("/transfers/latest")
+def latest_transfer():
+    """The newest transfer (what an agent opens the moment a call arrives); 404 when there is none."""
+    from sqlalchemy import func, select
+
+    from voicebot.storage.tables import TransferRecord
+
+    with current_state().db.session() as s:
+        newest = s.scalar(select(func.max(TransferRecord.id)))
+    if newest is None:
+        abort(404, description="no transfers yet")
+    return jsonify(_load(newest))
+
+
 @bp.get("/transfers")
 def transfers_for_call():
     call = calls.load_call(current_state().db, request.args.get("call_sid", ""))
@@ -87,3 +102,21 @@ def call_json(call_sid: str):
                           for t in call["transcript"]]
     body["transfers"] = [_load(i) for i in call["transfer_ids"]]
     return jsonify(body)
+
+
+@bp.get("/callbacks")
+def callbacks_json():
+    """Pending callbacks for supervisors, soonest first (``?due=1``: only those due now)."""
+    from datetime import datetime, timezone
+
+    from voicebot.storage.callbacks import list_callbacks
+
+    due = datetime.now(timezone.utc) if request.args.get("due") == "1" else None
+    return jsonify(list_callbacks(current_state().db, due_before=due))
+
+
+@bp.get("/callbacks/view")
+def callbacks_html():
+    from voicebot.storage.callbacks import list_callbacks
+
+    return render_template("agent_callbacks.html", callbacks=list_callbacks(current_state().db))

@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, pipeline=None, *, session_facto
     ``/healthz`` says 503 until it is done. ``session_factory(call_sid, io, state)`` makes the
     per-call session (tests pass ``voicebot.testing.echo_session.EchoSession``).
     """
-    from voicebot.telephony.twilio import media_stream, webhooks
+    from voicebot.telephony.twilio import handoff_hooks, media_stream, webhooks
     from voicebot.web import admin as admin_console, agent, channels
 
     install_log_redaction()
@@ -77,7 +77,8 @@ def create_app(settings: Settings | None = None, pipeline=None, *, session_facto
         threading.Thread(target=_load_pipeline, args=(state,), name="voicebot-model-loader", daemon=True).start()
 
     app.register_blueprint(ops)
-    for signed in (webhooks.blueprint(state), media_stream.blueprint(state)):  # Twilio signs these instead
+    handoff = handoff_hooks.blueprint(state, webhooks.stream_url)  # warm transfers and queues
+    for signed in (webhooks.blueprint(state), media_stream.blueprint(state), handoff):  # Twilio signs these instead
         csrf.exempt(signed)
         app.register_blueprint(signed)
     app.register_blueprint(agent.bp)
