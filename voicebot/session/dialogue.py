@@ -21,6 +21,7 @@ goes on (a caller should never hear silence because a row could not be written).
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -31,6 +32,7 @@ from voicebot.events import CallEnded, CallStarted, NoInput, Utterance
 from voicebot.flows.variables import SENSITIVE_TEXT, is_sensitive_turn, sensitive_slots
 from voicebot.handoff.context import Handoff, TranscriptLine, build_context
 from voicebot.privacy.redaction import redact_text
+from voicebot.session.faq import answer_for
 from voicebot.storage import calls
 from voicebot.storage.consent import remember_consent, remembered_consent
 from voicebot.storage.customers import customer_by_phone
@@ -57,6 +59,7 @@ class Dialogue:
         self.lines: list[TranscriptLine] = []
         self.outcome = "abandoned"
         self.call_id: int | None = None
+        self.faq_match = None  # the FAQ answer found for the last caller turn (``session.faq``), if any
         consent_nodes = [node for node in flow.nodes.values() if getattr(node, "type", None) == "consent"]
         self.consent_asked = bool(consent_nodes)
         self.remembers_consent = any(node.remember for node in consent_nodes)
@@ -112,6 +115,12 @@ class Dialogue:
 
         if isinstance(event, NoInput):
             self.tracker.note_silence(event.waited_s)
+        if isinstance(event, Utterance) and event.faq_answer is None and self.state is not None \
+                and self.state.waiting in ("input", "confirm"):
+            found = answer_for(self.db, event.text, getattr(self.understander, "embedder", None))
+            self.faq_match = found
+            if found is not None:  # the flow speaks it only if nothing in the flow takes the turn
+                event = replace(event, faq_answer=found.answer)
         self.state, actions = step(self.flow, self.state, event)
         self._consent_decided(self.state.variables.get("consent"))
         return actions

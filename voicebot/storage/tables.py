@@ -132,3 +132,4 @@ class FlowVersion(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 from voicebot.storage import admin as _admin_tables  # noqa: E402,F401  (console users, audit, labels, model versions)
+from voicebot.storage import faq as _faq_tables  # noqa: E402,F401  (FAQ answers the bot speaks, their revision)
