@@ -170,13 +170,18 @@ class Dialogue:
             self._store(calls.end_call, self.call_id, self.outcome, reason)
 
     def _record_survey(self) -> None:
-        """Store each survey answer as a system line (``details["survey_score"]``: the analytics' satisfaction)."""
+        """Store each survey answer as a system line (``details["survey_score"]``: the analytics'
+        satisfaction; ``details["comment"]``: the caller's optional comment, redacted)."""
         variables = self.state.variables if self.state is not None else {}
         for node in self.flow.nodes.values():
             score = variables.get(node.slot) if getattr(node, "type", None) == "survey" else None
             if isinstance(score, int) and not isinstance(score, bool):
-                self._record("system", f"survey {node.slot}: {score} of {node.scale}",
-                             details={"survey_score": score, "scale": node.scale, "slot": node.slot})
+                details = {"survey_score": score, "scale": node.scale, "slot": node.slot}
+                comment = variables.get(f"{node.slot}_comment") if node.comment_prompt else None
+                if isinstance(comment, str) and comment.strip():
+                    details["comment"] = self.private(comment)  # redacted like the transcript
+                said = f"; comment: {details['comment']}" if "comment" in details else ""
+                self._record("system", f"survey {node.slot}: {score} of {node.scale}{said}", details=details)
 
     # ---- consent and recording ----------------------------------------------------------------------
     def _consent_decided(self, granted: bool | None, remember: bool = True) -> None:
