@@ -71,7 +71,8 @@ class Dialogue:
     def start(self, params: dict[str, Any] | None = None) -> list[Action]:
         """Record the call and enter the flow. ``params["local_time"]`` (ISO) drives business
         hours; without it, ``now()`` (no clock given: the flow knows no time of day)."""
-        self.call_id = self._store(calls.begin_call, self.call_sid, self.caller, self.channel)
+        served_by = (self.flow.name, self.flow.sha256) if hasattr(self.flow, "sha256") else None
+        self.call_id = self._store(calls.begin_call, self.call_sid, self.caller, self.channel, served_by)
         params = dict(params or {})
         if self.now is not None:
             params.setdefault("local_time", self.now().isoformat(timespec="minutes"))

@@ -83,7 +83,7 @@ def calls_with_turns(db: Database, *, since: datetime | None = None, until: date
                 transfers.setdefault(r.call_id, []).append(r.reason)
         return [{"call_sid": c.call_sid, "started_at": _aware(c.started_at), "channel": c.channel,
                  "outcome": c.outcome or "", "status": c.status, "duration_s": c.duration_s,
-                 "turns": turns.get(c.id, []), "transfer_reasons": transfers.get(c.id, [])} for c in rows]
+                 "flow_name": c.flow_name, "flow_version": c.flow_version, "turns": turns.get(c.id, []), "transfer_reasons": transfers.get(c.id, [])} for c in rows]
 
 
 def review_candidates(db: Database, limit: int = 200) -> list[dict[str, Any]]:

@@ -54,6 +54,8 @@ class Call(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    flow_name: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)  # the flow that served it
+    flow_version: Mapped[str | None] = mapped_column(String(64), nullable=True)  # that flow text's sha256
     turns: Mapped[list["Turn"]] = relationship(back_populates="call", order_by="Turn.id", cascade="all, delete-orphan")
 
 
