@@ -14,7 +14,7 @@ from voicebot.flows.loader import load_flow_text
 from voicebot.session import faq as session_faq
 from voicebot.session.dialogue import Dialogue
 from voicebot.storage import admin as store
-from voicebot.storage import faq
+from voicebot.storage import calls, faq
 
 PARKING = "is there parking at the store\nwhere can I park"
 FAQS = {"hours": ["what are your opening hours", "when are you open"],
@@ -84,6 +84,8 @@ def test_answer_added_in_console_is_used_next_turn_and_edits_apply_at_once(conso
     assert isinstance(actions[-1], Listen)
     assert dialogue.state.node == "menu" and dialogue.state.nomatch_count == 0 and not dialogue.state.ended
     assert dialogue.faq_match.faq_id == row["id"] and dialogue.faq_match.variant == "where can I park"
+    [line] = [t for t in calls.load_call(db, "CAfaq1")["transcript"] if t["speaker"] == "caller"]
+    assert line["details"] == {"faq_id": row["id"]}  # answered: not an FAQ candidate any more
 
     response = _post(client, f"/admin/faq/{row['id']}", {"variants": PARKING, "answer": "Parking is in the garage on Elm Street."})
     assert response.status_code == 302
@@ -91,6 +93,8 @@ def test_answer_added_in_console_is_used_next_turn_and_edits_apply_at_once(conso
 
     assert _said(dialogue.hear("what's the weather like")) == ["Sorry, I didn't understand. Say billing or store hours."]
     assert dialogue.state.nomatch_count == 1
+    assert [t["details"] for t in calls.load_call(db, "CAfaq1")["transcript"] if t["speaker"] == "caller"] == [
+        {"faq_id": row["id"]}, {"faq_id": row["id"]}, {}]
     assert _said(dialogue.hear("a question about my bill")) == ["Billing is open nine to five.", "Goodbye."]
 
     _post(client, f"/admin/faq/{row['id']}/delete", {})
@@ -143,8 +147,6 @@ def test_tfidf_fallback_without_an_encoder(console):
 def test_faq_candidate_becomes_an_answer_in_one_step(console, understander):
     import re
 
-    from voicebot.storage import calls
-
     client, db = console
     call_id = calls.begin_call(db, "CAcand1", "+15550004444")
     asked = ["is there parking at the store", "where can I park my car", "do you have a car park"]
@@ -165,3 +167,7 @@ def test_faq_candidate_becomes_an_answer_in_one_step(console, understander):
     dialogue = Dialogue(load_flow_text(FLOW), understander, call_sid="CAcand2", db=db, now=None)
     dialogue.start()
     assert _said(dialogue.hear("can I leave my car near the shop")) == ["Free parking behind the store. Say billing or store hours."]
+    dialogue.hear("what's the weather like")
+    page = client.get("/admin/review/faq").get_data(as_text=True)
+    assert "can I leave my car" not in page and "do you have a car park" not in page  # answered now
+    assert "1 unanswered question " in page  # the weather

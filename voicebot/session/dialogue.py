@@ -25,7 +25,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from voicebot.actions import Action, HangUp, Transfer
+from voicebot.actions import Action, HangUp, Say, Transfer
 from voicebot.audio.wavfile import Audio
 from voicebot.errors import StorageError
 from voicebot.events import CallEnded, CallStarted, NoInput, Utterance
@@ -59,6 +59,7 @@ class Dialogue:
         self.lines: list[TranscriptLine] = []
         self.outcome = "abandoned"
         self.call_id: int | None = None
+        self._last_turn_id: int | None = None  # the last stored caller line
         self.faq_match = None  # the FAQ answer found for the last caller turn (``session.faq``), if any
         consent_nodes = [node for node in flow.nodes.values() if getattr(node, "type", None) == "consent"]
         self.consent_asked = bool(consent_nodes)
@@ -91,8 +92,9 @@ class Dialogue:
         secret = self.state is not None and is_sensitive_turn(self.flow.model, self.state.node, self.state.waiting)
         text = SENSITIVE_TEXT if secret else self.private(text)
         self.lines.append(TranscriptLine("caller", text, u.intent if u else None, _now_iso()))
-        return self._record("caller", text, intent=u.intent if u else None, confidence=u.confidence if u else None,
-                            frustration=u.frustration if u else None, details=details)
+        self._last_turn_id = self._record("caller", text, intent=u.intent if u else None, confidence=u.confidence if u else None,
+                                          frustration=u.frustration if u else None, details=details)
+        return self._last_turn_id
 
     def said(self, text: str, details: dict[str, Any] | None = None) -> None:
         """Record a line the bot said (redacted)."""
@@ -123,6 +125,9 @@ class Dialogue:
             if found is not None:  # the flow speaks it only if nothing in the flow takes the turn
                 event = replace(event, faq_answer=found.answer)
         self.state, actions = step(self.flow, self.state, event)
+        if isinstance(event, Utterance) and event.faq_answer and self._last_turn_id is not None and \
+                any(isinstance(a, Say) and a.text.startswith(event.faq_answer) for a in actions):  # answered by the FAQ
+            self._store(calls.update_turn, self._last_turn_id, details={"faq_id": self.faq_match.faq_id})
         self._consent_decided(self.state.variables.get("consent"))
         return actions
 
