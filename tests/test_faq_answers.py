@@ -171,3 +171,21 @@ def test_faq_candidate_becomes_an_answer_in_one_step(console, understander):
     page = client.get("/admin/review/faq").get_data(as_text=True)
     assert "can I leave my car" not in page and "do you have a car park" not in page  # answered now
     assert "1 unanswered question " in page  # the weather
+
+
+def test_engine_speaks_a_given_answer_only_on_the_no_match_path():
+    from voicebot.events import CallStarted, DtmfPressed, Utterance
+    from voicebot.flows.engine import step
+
+    flow = load_flow_text(FLOW)
+    state, _ = step(flow, None, CallStarted("CA1"))
+    answered, actions = step(flow, state, Utterance("where do I park", 0.9, None, faq_answer="Park behind."))
+    assert _said(actions) == ["Park behind. Say billing or store hours."] and answered.node == "menu"
+    assert answered.nomatch_count == 0 and answered.waiting == "input"
+    from voicebot.nlu.base import Understanding
+
+    billing = Understanding(text="billing", intent="billing", confidence=0.9, frustration=0.0, emotion="neutral", entities=())
+    taken, actions = step(flow, state, Utterance("billing", 0.9, billing, faq_answer="Park behind."))  # the flow's intent wins
+    assert _said(actions) == ["Billing is open nine to five.", "Goodbye."]
+    _, actions = step(flow, state, DtmfPressed("7"))
+    assert _said(actions) == ["Sorry, I didn't understand. Say billing or store hours."]
