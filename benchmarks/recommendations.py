@@ -10,13 +10,14 @@ Reporting: the chosen method and the popularity baseline are refitted with the v
 added back and scored ONCE on the test items. A hit: the held-out item is among the k items
 recommended (items the customer already has are never recommended).
 
-No purchase dataset ships on this machine (``/work/shared/datasets`` has none, see
-docs/customers.md), so ``--synthetic N`` generates N customers with a planted structure
-(items grouped in categories, customers buying mostly within one or two categories, with
-popularity skew); its numbers check the harness and the method on data of that shape, they are
-NOT evidence about real shoppers.
+Real baskets: ``--arff`` reads a Weka market-basket file such as ``supermarket.arff`` from
+Debian's ``weka`` package (docs/customers.md has the result: no better than popularity).
+``--synthetic N`` generates N customers with a planted structure (items grouped in categories,
+customers buying mostly within one or two categories, with popularity skew); its numbers check
+the harness and the method on data of that shape, they are NOT evidence about real shoppers.
 
 Run: python benchmarks/recommendations.py --data purchases.csv [--k 5] [--json]
+     python benchmarks/recommendations.py --arff supermarket.arff [--seed 7] [--k 5]
      python benchmarks/recommendations.py --synthetic 2000 --seed 7 [--k 5] [--json]
 """
 from __future__ import annotations
@@ -90,6 +91,30 @@ def methods(histories):
     return [Popularity(histories)] + [CoOccurrence(histories, w) for w in WEIGHTINGS]
 
 
+def load_baskets_arff(path: str, seed: int) -> dict[str, list[str]]:
+    """A Weka market-basket ARFF (every attribute ``{t}``, a row per basket, ``t`` = bought):
+    basket -> its items, in an order shuffled with ``seed`` (a basket has no purchase order, so
+    the held-out items are random items of the basket, not the file's last departments)."""
+    names: list[str] = []
+    histories: dict[str, list[str]] = {}
+    rng = random.Random(seed)
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        in_data = False
+        for line in handle:
+            line = line.strip()
+            if not line or line.startswith("%"):
+                continue
+            if not in_data:
+                if line.lower().startswith("@attribute"):
+                    names.append(line.split(None, 2)[1].strip("'\""))
+                in_data = line.lower() == "@data"
+                continue
+            items = [name for name, value in zip(names, line.split(",")) if value.strip() == "t"]
+            rng.shuffle(items)
+            histories[f"basket{len(histories) + 1}"] = items
+    return histories
+
+
 def run(histories: dict[str, list[str]], k: int, min_items: int) -> dict:
     train, others, val, test = split(histories, min_items)
     fitted = methods(list(train.values()) + others)
@@ -105,15 +130,21 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", help="CSV with customer,item[,time]")
+    source.add_argument("--arff", help="a Weka market-basket ARFF, e.g. supermarket.arff from Debian's weka package")
     source.add_argument("--synthetic", type=int, metavar="N", help="N generated customers (harness check only)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--min-items", type=int, default=3)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    histories = load_csv(args.data) if args.data else synthetic(args.synthetic, args.seed)
+    if args.data:
+        histories = load_csv(args.data)
+    elif args.arff:
+        histories = load_baskets_arff(args.arff, args.seed)
+    else:
+        histories = synthetic(args.synthetic, args.seed)
     result = run(histories, args.k, args.min_items)
-    result["data"] = args.data or f"synthetic({args.synthetic}, seed={args.seed})"
+    result["data"] = args.data or (f"{args.arff} (seed {args.seed})" if args.arff else None) or f"synthetic({args.synthetic}, seed={args.seed})"
     if args.json:
         print(json.dumps(result))
     else:

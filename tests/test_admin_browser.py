@@ -137,3 +137,22 @@ def test_a_supervisor_relabels_retrains_sees_the_gate_and_rolls_back(chromium, c
     page.wait_for_selector("#versions")
     assert learning.active_version(db)["id"] == 1
     context.close()
+
+
+def test_an_admin_adds_an_faq_answer_in_the_page_and_sees_it_listed(page, console_server):
+    from voicebot.storage import faq
+
+    url, db, _, _ = console_server
+    page.goto(url + "/admin/login?next=/admin/faq")
+    page.fill("#username", "admin")
+    page.fill("#password", PASSWORD)
+    page.click("#login")
+    page.wait_for_selector("#faq-add")
+    page.fill("#faq-add textarea[name=variants]", "is there parking at the store\nwhere can I park")
+    page.fill("#faq-add textarea[name=answer]", "Free parking behind the store.")
+    page.click("#faq-add button")
+    page.wait_for_selector("#faq-list tr.faq")
+    row = page.locator("#faq-list tr.faq").last
+    assert row.locator("textarea[name=answer]").input_value() == "Free parking behind the store."
+    assert row.locator("textarea[name=variants]").input_value() == "is there parking at the store\nwhere can I park"
+    assert [a["answer"] for a in faq.answers(db)][-1] == "Free parking behind the store."

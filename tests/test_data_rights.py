@@ -96,7 +96,9 @@ def test_export_holds_everything_about_the_customer(world, understanders):
     sids = _ana_calls(db, understanders)
     data = export_subject(db, "(555) 000-1111")  # any format
     json.dumps(data)  # JSON-able
-    assert data["customer"] == {"name": "Ana Lopez", "phone": ANA, "email": "ana@example.com", "tier": "gold"}
+    assert data["customers"] == [{"name": "Ana Lopez", "phone": ANA, "email": "ana@example.com", "tier": "gold", "postcode": "",
+                                  "birth_date": "", "language": "en", "preferences": {}, "external_id": None,
+                                  "failed_verifications": 0, "locked_until": None}]
     assert {o["number"] for o in data["orders"]} == {"4172", "3381"}
     assert data["consent"]["granted"] is True
     assert [c["call_sid"] for c in data["calls"]] == sids
@@ -105,7 +107,20 @@ def test_export_holds_everything_about_the_customer(world, understanders):
     assert first["transfers"] and first["transfers"][0]["context"]["customer"]["name"] == "Ana Lopez"
     assert any(t["text"] == "I want my order 4172 please" for t in second["transcript"])
     assert data["unreadable"] == []
-    assert export_subject(db, "+15559998888")["customer"] is None
+    assert export_subject(db, "+15559998888")["customers"] == []
+
+
+def test_export_and_erasure_cover_everyone_sharing_a_number(world):
+    """A household line (two customers, one number) and a verifiable profile: every personal
+    field is exported, and erasure takes both rows and their orders."""
+    _, db = world
+    shared, dana = export_subject(db, "+15550005555"), export_subject(db, "+15550004444")
+    assert sorted(c["name"] for c in shared["customers"]) == ["Eve Moreau", "Frank Moreau"]
+    assert (dana["customers"][0]["postcode"], dana["customers"][0]["birth_date"]) == ("94107", "1985-03-14")
+    assert dana["customers"][0]["preferences"] == {"marketing": True}
+    deleted = erase_subject(db, "+15550005555")
+    assert deleted["customers"] == 2 and deleted["orders"] == len(shared["orders"])
+    assert export_subject(db, "+15550005555")["customers"] == [] and export_subject(db, "+15550005555")["orders"] == []
 
 
 def test_erasure_leaves_nothing_readable_behind_even_with_the_key(world, understanders):

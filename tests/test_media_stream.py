@@ -61,6 +61,20 @@ def test_start_with_valid_token_greets_with_paced_frames_and_a_mark(echo_server)
     assert client.closed_by_server()
 
 
+def test_outbound_audio_is_never_sent_faster_than_real_time(echo_server):
+    """The live server paces the greeting (0.6 s of audio) on the real clock: its mark cannot
+    come back sooner than the audio takes to play, less the ~0.1 s lead. Only a lower bound:
+    a busy machine may be late, never early. (Timing is checked exactly on a stepped clock below.)"""
+    import time
+
+    call_sid, client = _open(echo_server)
+    started = time.monotonic()
+    client.recv_until(lambda m: m["event"] == "mark")
+    assert time.monotonic() - started >= 0.45
+    _stop(client, call_sid)
+    client.close()
+
+
 def test_media_frames_reach_the_session_as_20ms_pcm(call):
     call_sid, client, session = call
     pcm = (np.arange(800) % 200 * 50 - 5000).astype(np.int16)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 
 import pytest
@@ -60,8 +61,10 @@ def test_the_transfer_context_is_redacted_but_keeps_what_the_agent_needs(db, und
     assert call.handoff is not None and call.handoff.record_id is not None
     context = calls.load_transfer(db, call.handoff.record_id)["context"]
     text = json.dumps(context)
-    for secret in ("4111", "123-45-6789", "6789"):
-        assert secret not in text
+    assert "123-45-6789" not in text
+    # no piece of the card or SSN as a word of its own (digits inside call ids, times and scores
+    # such as a frustration of 0.34111 are not the caller's: they made this check flaky)
+    assert not re.findall(r"(?<![\w.])(?:4111|1111|6789)(?!\w)|(?<![\w.])4111[\s-]?1111", text), text
     assert "[SSN]" in text and "[CARD_NUMBER]" in text
     assert context["slots"]["order_number"] == "4172"
     assert context["customer"]["name"] == "Ana Lopez" and context["caller"] == "+15550001111"  # identity: stored encrypted

@@ -161,3 +161,20 @@ def test_the_softphone_page_talks_to_the_real_pipeline(real_server, launch_chrom
     page.wait_for_selector("#softphone-call:not([disabled])")  # the bot ended the call: a new one may start
     assert page.inner_text("#softphone-state") == "transferred to an agent (agent_requested)"
     context.close()
+
+
+def test_the_hang_up_button_ends_the_call_on_both_sides(echo_server, launch_chromium):
+    """The page's own hang-up: the page says the call ended and the server's session is stopped."""
+    browser = launch_chromium(extra_args=["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(echo_server.url + "/chat")
+    page.click("#softphone-call")
+    page.wait_for_selector("#softphone[data-call]", timeout=30_000)
+    call_sid = page.get_attribute("#softphone", "data-call")
+    page.wait_for_selector("#softphone-hangup:not([disabled])")
+    page.click("#softphone-hangup")
+    page.wait_for_selector("#softphone-state >> text=call ended")
+    assert wait_for(lambda: echo_server.sessions[call_sid].stopped is not None, timeout=10)
+    assert page.is_enabled("#softphone-call") and page.is_disabled("#softphone-hangup")
+    context.close()

@@ -24,11 +24,14 @@ class Utterance:
     """The caller said (or typed) something, already recognised and understood.
 
     ``understanding`` is a ``voicebot.nlu.base.Understanding`` (or None when NLU is off).
+    ``faq_answer``: an admin's FAQ answer to these words, found by the runner (``session.faq``);
+    the flow speaks it, instead of a no-match, when nothing in the flow takes the turn.
     """
 
     text: str
     confidence: float = 1.0
     understanding: Any = None
+    faq_answer: str | None = None
 
 
 @dataclass(frozen=True)

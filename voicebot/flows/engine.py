@@ -17,15 +17,14 @@ node's turns appear as ``[sensitive]`` and its slot never travels with a transfe
 from __future__ import annotations
 
 import copy
-import re
 
-from voicebot.actions import Action, HangUp, Lookup, Say, Transfer
+from voicebot.actions import Action, HangUp, Listen, Lookup, Say, Transfer
 from voicebot.events import CallEnded, CallStarted, DtmfPressed, LookupCompleted, LookupFailed, NoInput, Utterance
 from voicebot.flows import schema as s
 from voicebot.flows.expressions import evaluate, render
 from voicebot.flows.listen import listen_for
 from voicebot.flows.state import TRANSCRIPT_LINES, FlowState
-from voicebot.flows.slots import extract, score, value_in_words
+from voicebot.flows.slots import confirms as _confirms, extract, score, valid_value as _valid, value_in_words
 from voicebot.flows.variables import SENSITIVE_TEXT, builtin_variables, flow_facts, is_sensitive_turn
 from voicebot.vocabulary import yes_or_no
 
@@ -53,6 +52,8 @@ def step(flow, state: FlowState | None, event) -> tuple[FlowState, list[Action]]
     elif isinstance(event, (LookupCompleted, LookupFailed)):
         if st.waiting == "lookup" and event.lookup_id == st.lookup_id:
             _lookup_answered(flow, st, event, actions)
+    elif st.waiting == "comment" and isinstance(event, (Utterance, DtmfPressed, NoInput)):
+        _survey_comment(flow, st, event, actions)
     elif isinstance(event, NoInput) and st.waiting in ("input", "confirm"):
         _silence(flow, st, actions)
     elif isinstance(event, (Utterance, DtmfPressed)) and st.waiting in ("input", "confirm"):
@@ -190,7 +191,7 @@ def _caller_turn(flow, st: FlowState, event, actions: list[Action]) -> None:
     if target is None:
         target = _handler_target(handlers.goodbye, keys, intent)
     if target is None:
-        _no_match(flow, st, actions, spoken=isinstance(event, Utterance))
+        _no_match(flow, st, actions, spoken=isinstance(event, Utterance), answer=getattr(event, "faq_answer", None))
     else:
         _goto(flow, st, target, actions, words)
 
@@ -226,6 +227,11 @@ def _node_answer(flow, st: FlowState, node, event, intent: str | None, actions: 
         if value is None:
             return None
         st.variables[node.slot] = value
+        if node.comment_prompt:  # then an optional spoken comment (``_survey_comment``)
+            _say(st, actions, node.comment_prompt)
+            st.waiting = "comment"
+            actions.append(Listen(grammar=None, max_digits=1, start_timeout_s=node.timeout_s, end_silence_s=1.0))
+            return ""
         _say(st, actions, node.thanks)
         return node.next
     if st.waiting == "confirm":
@@ -248,16 +254,6 @@ def _node_answer(flow, st: FlowState, node, event, intent: str | None, actions: 
     return node.next
 
 
-def _confirms(node: s.AskNode, event) -> bool:
-    """Whether the value ``event`` gave is confirmed: always with ``confirm`` alone; with
-    ``confirm_below``, only a spoken value the recogniser was less sure of."""
-    if not node.confirm:
-        return False
-    if node.confirm_below is None:
-        return True
-    return isinstance(event, Utterance) and event.confidence < node.confirm_below
-
-
 def _consent_given(st: FlowState, node: s.ConsentNode, granted: bool, actions: list[Action]) -> str:
     """Record the caller's decision; the node to go to."""
     st.variables["consent"] = granted
@@ -272,19 +268,6 @@ def _yes_no(event: Utterance) -> bool | None:
     return value if value is not None else yes_or_no(event.text)
 
 
-def _valid(node: s.AskNode, value) -> bool:
-    if value is None:
-        return False
-    text = str(value)
-    if node.min_length is not None and len(text) < node.min_length:
-        return False
-    if node.max_length is not None and len(text) > node.max_length:
-        return False
-    if node.pattern:
-        return re.fullmatch(node.pattern, text) is not None
-    return True
-
-
 def _reprompt(flow, st: FlowState, node, apology: str, actions: list[Action], spoken: bool = False) -> None:
     if st.waiting == "confirm":
         _say(st, actions, f"{apology} {node.confirm}")
@@ -297,8 +280,11 @@ def _reprompt(flow, st: FlowState, node, apology: str, actions: list[Action], sp
     actions.append(listen_for(flow, node))
 
 
-def _no_match(flow, st: FlowState, actions: list[Action], spoken: bool = False) -> None:
+def _no_match(flow, st: FlowState, actions: list[Action], spoken: bool = False, answer: str | None = None) -> None:
     node, handler = flow.nodes[st.node], flow.model.handlers.no_match
+    if answer:  # the runner found an FAQ answer to these words: say it, ask the same question again
+        _reprompt(flow, st, node, answer, actions)
+        return
     limit = node.retries if isinstance(node, s.AskNode) and node.retries is not None else (handler.rephrase if handler else 1)
     st.nomatch_count += 1
     if st.nomatch_count > limit:
@@ -313,6 +299,17 @@ def _no_match(flow, st: FlowState, actions: list[Action], spoken: bool = False) 
             _transfer(flow, st, actions, "no_match", "Let me connect you with an agent.", None)
         return
     _reprompt(flow, st, node, handler.text if handler else "Sorry, I didn't understand.", actions, spoken)
+
+
+def _survey_comment(flow, st: FlowState, event, actions: list[Action]) -> None:
+    """The optional comment after a survey score, kept in ``<slot>_comment``; keys, silence or a bare "no" skip it."""
+    node = flow.nodes[st.node]
+    text = " ".join(event.text.split()) if isinstance(event, Utterance) else ""
+    st.transcript = (st.transcript + [{"speaker": "caller", "text": text or "[no comment]"}])[-TRANSCRIPT_LINES:]
+    if text and not (yes_or_no(text) is False and len(text.split()) <= 3):
+        st.variables[f"{node.slot}_comment"] = text
+    _say(st, actions, node.thanks)
+    _goto(flow, st, node.next, actions)
 
 
 def _silence(flow, st: FlowState, actions: list[Action]) -> None:

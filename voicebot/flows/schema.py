@@ -146,13 +146,16 @@ class SurveyNode(_Strict):
     """Ask for a score from 1 to ``scale`` (keypad or speech), store it in ``slot``.
 
     The survey is optional: when silence or no-match reprompts run out, the flow goes to
-    ``next`` with ``slot`` unset instead of escalating."""
+    ``next`` with ``slot`` unset instead of escalating. With ``comment_prompt`` the caller is then
+    invited to say a comment, stored in ``<slot>_comment``."""
 
     type: Literal["survey"]
     question: str
     slot: str = "satisfaction"
     scale: int = Field(5, ge=2, le=9)
     thanks: str = "Thank you for your feedback."
+    comment_prompt: str | None = Field(None, description="after the score, invite an optional spoken comment, "
+                                       "kept in <slot>_comment (keys, silence or a bare no skip it)")
     timeout_s: float = Field(6.0, gt=0, le=60, description="silence before it counts as no input")
     next: str
 

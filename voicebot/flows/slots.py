@@ -103,3 +103,26 @@ def _plain(value: Any, slot_type: str) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value if isinstance(value, (str, int, float, bool)) else str(value)
+
+
+def confirms(node, event) -> bool:
+    """Whether the value ``event`` gave is confirmed: always with ``confirm`` alone; with
+    ``confirm_below``, only a spoken value the recogniser was less sure of."""
+    if not node.confirm:
+        return False
+    if node.confirm_below is None:
+        return True
+    return isinstance(event, Utterance) and event.confidence < node.confirm_below
+
+
+def valid_value(node, value) -> bool:
+    if value is None:
+        return False
+    text = str(value)
+    if node.min_length is not None and len(text) < node.min_length:
+        return False
+    if node.max_length is not None and len(text) > node.max_length:
+        return False
+    if node.pattern:
+        return re.fullmatch(node.pattern, text) is not None
+    return True

@@ -28,7 +28,7 @@ BUILTIN_SOURCES = frozenset({"customer_by_phone", "order_by_number", "orders_by_
                              "request_callback"})
 LISTENING = (s.MenuNode, s.AskNode, s.SurveyNode, s.ConsentNode)
 TEMPLATE_FIELDS = ("text", "prompt", "reprompt", "confirm", "question", "thanks", "filler", "error_text", "declined_text",
-                   "written")
+                   "written", "comment_prompt")
 TERMINAL = (s.TransferNode, s.HangupNode)
 
 
@@ -105,6 +105,7 @@ def check_flow(flow: s.FlowModel, base_dir: Path | None, known_sources: set[str]
     problems += _check_prefill(flow)
     problems += _check_confirmation(flow)
     problems += _check_sensitive(flow)
+    problems += _check_survey_comments(flow)
     if not graph_checks:
         return problems
     reachable = _reachable(flow.start, edges, nodes)
@@ -172,7 +173,7 @@ def _uses(node) -> list[tuple[tuple, set[str], set[str]]]:
         templates.pop("prompt")  # a file name, not a template
     own = {node.slot} if isinstance(node, (s.AskNode, s.SurveyNode)) else set()
     for field, text in templates.items():
-        out.append(((field,), template_names(text), own if field in ("confirm", "thanks") else set()))
+        out.append(((field,), template_names(text), own if field in ("confirm", "thanks", "comment_prompt") else set()))
     if isinstance(node, s.LookupNode):
         for key, text in node.params.items():
             out.append((("params", key), template_names(text), set()))
@@ -322,3 +323,17 @@ def _check_sensitive(flow: s.FlowModel):
             for slot in sorted(template_names(value) & secret):
                 yield ("nodes", name, field), (f"node '{name}' says the sensitive slot '{slot}' in its {field}: what the bot "
                                                "says is stored in the transcript; confirm it without repeating it")
+
+
+def _check_survey_comments(flow: s.FlowModel):
+    """A survey's comment prompt says something, and its ``<slot>_comment`` belongs to it alone."""
+    taken = {n.slot for n in flow.nodes.values() if isinstance(n, (s.AskNode, s.SurveyNode))}
+    taken |= {k for n in flow.nodes.values() if isinstance(n, s.SetNode) for k in n.values}
+    for name, node in flow.nodes.items():
+        if not isinstance(node, s.SurveyNode) or node.comment_prompt is None:
+            continue
+        if not node.comment_prompt.strip():
+            yield ("nodes", name, "comment_prompt"), f"node '{name}' has an empty comment_prompt: say what the caller may comment on"
+        if f"{node.slot}_comment" in taken:
+            yield ("nodes", name, "comment_prompt"), (f"node '{name}' keeps its comment in '{node.slot}_comment', which "
+                                                      "another node also sets; rename one of the slots")

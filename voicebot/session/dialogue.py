@@ -21,16 +21,18 @@ goes on (a caller should never hear silence because a row could not be written).
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from voicebot.actions import Action, HangUp, Transfer
+from voicebot.actions import Action, HangUp, Say, Transfer
 from voicebot.audio.wavfile import Audio
 from voicebot.errors import StorageError
 from voicebot.events import CallEnded, CallStarted, NoInput, Utterance
 from voicebot.flows.variables import SENSITIVE_TEXT, is_sensitive_turn, sensitive_slots
 from voicebot.handoff.context import Handoff, TranscriptLine, build_context
 from voicebot.privacy.redaction import redact_text
+from voicebot.session.faq import answer_for
 from voicebot.storage import calls
 from voicebot.storage.consent import remember_consent, remembered_consent
 from voicebot.customers.profiles import caller_profile
@@ -58,6 +60,8 @@ class Dialogue:
         self.lines: list[TranscriptLine] = []
         self.outcome = "abandoned"
         self.call_id: int | None = None
+        self._last_turn_id: int | None = None  # the last stored caller line
+        self.faq_match = None  # the FAQ answer found for the last caller turn (``session.faq``), if any
         consent_nodes = [node for node in flow.nodes.values() if getattr(node, "type", None) == "consent"]
         self.consent_asked = bool(consent_nodes)
         self.remembers_consent = any(node.remember for node in consent_nodes)
@@ -70,7 +74,8 @@ class Dialogue:
     def start(self, params: dict[str, Any] | None = None) -> list[Action]:
         """Record the call and enter the flow. ``params["local_time"]`` (ISO) drives business
         hours; without it, ``now()`` (no clock given: the flow knows no time of day)."""
-        self.call_id = self._store(calls.begin_call, self.call_sid, self.caller, self.channel)
+        served_by = (self.flow.name, self.flow.sha256) if hasattr(self.flow, "sha256") else None
+        self.call_id = self._store(calls.begin_call, self.call_sid, self.caller, self.channel, served_by)
         params = dict(params or {})
         if self.now is not None:
             params.setdefault("local_time", self.now().isoformat(timespec="minutes"))
@@ -93,8 +98,9 @@ class Dialogue:
         self.lines.append(TranscriptLine("caller", text, u.intent if u else None, _now_iso()))
         if u is not None and u.frustration is not None:
             self.frustration_trace.append(float(u.frustration))
-        return self._record("caller", text, intent=u.intent if u else None, confidence=u.confidence if u else None,
-                            frustration=u.frustration if u else None, details=details)
+        self._last_turn_id = self._record("caller", text, intent=u.intent if u else None, confidence=u.confidence if u else None,
+                                          frustration=u.frustration if u else None, details=details)
+        return self._last_turn_id
 
     def said(self, text: str, details: dict[str, Any] | None = None) -> None:
         """Record a line the bot said (redacted)."""
@@ -118,7 +124,16 @@ class Dialogue:
 
         if isinstance(event, NoInput):
             self.tracker.note_silence(event.waited_s)
+        if isinstance(event, Utterance) and event.faq_answer is None and self.state is not None \
+                and self.state.waiting in ("input", "confirm"):
+            found = answer_for(self.db, event.text, getattr(self.understander, "embedder", None))
+            self.faq_match = found
+            if found is not None:  # the flow speaks it only if nothing in the flow takes the turn
+                event = replace(event, faq_answer=found.answer)
         self.state, actions = step(self.flow, self.state, event)
+        if isinstance(event, Utterance) and event.faq_answer and self._last_turn_id is not None and \
+                any(isinstance(a, Say) and a.text.startswith(event.faq_answer) for a in actions):  # answered by the FAQ
+            self._store(calls.update_turn, self._last_turn_id, details={"faq_id": self.faq_match.faq_id})
         self._consent_decided(self.state.variables.get("consent"))
         return actions
 
@@ -168,13 +183,18 @@ class Dialogue:
             self._store(calls.end_call, self.call_id, self.outcome, reason)
 
     def _record_survey(self) -> None:
-        """Store each survey answer as a system line (``details["survey_score"]``: the analytics' satisfaction)."""
+        """Store each survey answer as a system line (``details["survey_score"]``: the analytics'
+        satisfaction; ``details["comment"]``: the caller's optional comment, redacted)."""
         variables = self.state.variables if self.state is not None else {}
         for node in self.flow.nodes.values():
             score = variables.get(node.slot) if getattr(node, "type", None) == "survey" else None
             if isinstance(score, int) and not isinstance(score, bool):
-                self._record("system", f"survey {node.slot}: {score} of {node.scale}",
-                             details={"survey_score": score, "scale": node.scale, "slot": node.slot})
+                details = {"survey_score": score, "scale": node.scale, "slot": node.slot}
+                comment = variables.get(f"{node.slot}_comment") if node.comment_prompt else None
+                if isinstance(comment, str) and comment.strip():
+                    details["comment"] = self.private(comment)  # redacted like the transcript
+                said = f"; comment: {details['comment']}" if "comment" in details else ""
+                self._record("system", f"survey {node.slot}: {score} of {node.scale}{said}", details=details)
 
     # ---- consent and recording ----------------------------------------------------------------------
     def _consent_decided(self, granted: bool | None, remember: bool = True) -> None:

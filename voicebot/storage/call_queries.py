@@ -83,13 +83,14 @@ def calls_with_turns(db: Database, *, since: datetime | None = None, until: date
                 transfers.setdefault(r.call_id, []).append(r.reason)
         return [{"call_sid": c.call_sid, "started_at": _aware(c.started_at), "channel": c.channel,
                  "outcome": c.outcome or "", "status": c.status, "duration_s": c.duration_s,
-                 "turns": turns.get(c.id, []), "transfer_reasons": transfers.get(c.id, [])} for c in rows]
+                 "flow_name": c.flow_name, "flow_version": c.flow_version, "turns": turns.get(c.id, []), "transfer_reasons": transfers.get(c.id, [])} for c in rows]
 
 
 def review_candidates(db: Database, limit: int = 200) -> list[dict[str, Any]]:
     """Caller turns worth a reviewer's look, newest first: out of scope (no intent or ``oos``),
     understood with confidence under ``LOW_CONFIDENCE``, or the last caller turn of a call that
-    went to a human. Each: ``turn_id, call_sid, text, intent, confidence, reason``."""
+    went to a human. Each: ``turn_id, call_sid, text, intent, confidence, reason, faq_id`` (the FAQ
+    answer the bot gave, if any)."""
     with db.session() as s:
         query = (select(Turn, Call).join(Call, Call.id == Turn.call_id).where(Turn.speaker == "caller")
                  .order_by(Turn.id.desc()).limit(limit * 5))
@@ -102,8 +103,10 @@ def review_candidates(db: Database, limit: int = 200) -> list[dict[str, Any]]:
                       "escalated" if call.outcome == "transferred" and last_of_call[call.id] == turn.id else "")
             text = _plain(turn.text, UNREADABLE)
             if reason and text.strip() and text != UNREADABLE:
+                details = _plain(turn.details, {})
                 found.append({"turn_id": turn.id, "call_sid": call.call_sid, "text": text, "intent": turn.intent,
-                              "confidence": turn.confidence, "reason": reason, "at": _aware(turn.created_at)})
+                              "confidence": turn.confidence, "reason": reason, "at": _aware(turn.created_at),
+                              "faq_id": details.get("faq_id") if isinstance(details, dict) else None})
             if len(found) >= limit:
                 break
         return found

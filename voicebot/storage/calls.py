@@ -122,8 +122,10 @@ def note_stream_ended(db: Database, call_sid: str, reason: str) -> None:
 
 # -- the conversation's side: the session runner ---------------------------------------------------
 
-def begin_call(db: Database, call_sid: str, caller: str = "", channel: str = "voice") -> int:
-    """Find (made by the webhook) or create the call ``call_sid``, mark it in progress; its id."""
+def begin_call(db: Database, call_sid: str, caller: str = "", channel: str = "voice",
+               flow: tuple[str, str] | None = None) -> int:
+    """Find (made by the webhook) or create the call ``call_sid``, mark it in progress, record the
+    ``(name, sha256)`` of the flow serving it when given; its id."""
     with db.session() as s:
         call = _by_sid(s, call_sid)
         if call is None:
@@ -132,6 +134,8 @@ def begin_call(db: Database, call_sid: str, caller: str = "", channel: str = "vo
             s.add(call)
         else:
             call.status = "in-progress"
+        if flow is not None:
+            call.flow_name, call.flow_version = flow[0][:128], flow[1][:64]
         s.flush()
         return call.id
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy import Float, Integer, String, create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -101,16 +101,26 @@ class Database:
 
 
 def _outdated_tables(engine: Engine) -> list[str]:
-    """Tables of ours that exist but lack columns this version needs, as 'table lacks a, b'."""
+    """Tables of ours that exist but lack columns this version needs, as 'table lacks a, b'.
+    When nothing else is missing, missing plain nullable columns (e.g. ``calls.flow_name``) are
+    added instead: old rows read them as None."""
     inspector = inspect(engine)
     existing = set(inspector.get_table_names())
-    problems = []
+    problems, addable = [], []
     for table in Base.metadata.sorted_tables:
         if table.name in existing:
             have = {column["name"] for column in inspector.get_columns(table.name)}
-            missing = [column.name for column in table.columns if column.name not in have]
-            if missing:
-                problems.append(f"table {table.name} lacks {', '.join(missing)}")
+            missing = [column for column in table.columns if column.name not in have]
+            plain = [c for c in missing if c.nullable and not c.primary_key and not c.foreign_keys
+                     and type(c.type) in (String, Float, Integer)]
+            addable += plain
+            if rest := [c.name for c in missing if c not in plain]:
+                problems.append(f"table {table.name} lacks {', '.join(rest)}")
+    if not problems:
+        for column in addable:
+            with engine.begin() as connection:
+                connection.execute(text(f"ALTER TABLE {column.table.name} ADD COLUMN {column.name} "
+                                        f"{column.type.compile(dialect=engine.dialect)}"))
     return problems
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 
 from voicebot.storage.callbacks import Callback, callbacks_for_phone
 from voicebot.storage.calls import load_call
-from voicebot.storage.customers import order_dict, find_customer
+from voicebot.storage.customers import customers_with_phone, order_dict
 from voicebot.storage.db import Database
 from voicebot.storage.encrypted import readable
 from voicebot.storage.phones import normalise_phone, phone_hashes
@@ -26,24 +26,22 @@ from voicebot.storage.tables import Call, Consent, Customer, Order, TransferReco
 
 
 def export_subject(db: Database, phone: str) -> dict[str, Any]:
-    """Everything held about ``phone``: customer, orders, consent, calls (oldest first) with their
+    """Everything held about ``phone``: customers (every one sharing the number), orders, consent, calls (oldest first) with their
     transcripts and transfer contexts; ``unreadable`` lists values no key opens."""
     hashes = phone_hashes(db, phone)
     with db.session() as s:
-        customer = find_customer(s, db, phone)
-        orders = [order_dict(o) for o in customer.orders] if customer else []
+        customers = customers_with_phone(s, db, phone)  # a shared household line holds several
+        orders = [order_dict(o) for customer in customers for o in customer.orders]
         consent = s.scalar(select(Consent).where(Consent.phone_hash.in_(hashes))) if hashes else None
         call_sids = s.scalars(select(Call.call_sid).where(Call.caller_hash.in_(hashes)).order_by(Call.id)).all() if hashes else []
-        profile = None if customer is None else {
-            "name": readable(customer.name, None), "phone": readable(customer.phone, None),
-            "email": readable(customer.email, None), "tier": customer.tier}
+        profiles = [_profile(customer) for customer in customers]
         decision = None if consent is None else {"granted": consent.granted, "decided_at": consent.decided_at.isoformat()}
     calls = [call for call in (load_call(db, sid) for sid in call_sids) if call is not None]
     for call in calls:
         call["transfers"] = _transfers(db, call["id"])
     unreadable = [where for call in calls for where in call.pop("unreadable")]
     return {"phone": normalise_phone(phone), "exported_at": datetime.now(timezone.utc).isoformat(),
-            "customer": profile, "orders": orders, "consent": decision, "calls": calls,
+            "customers": profiles, "orders": orders, "consent": decision, "calls": calls,
             "callbacks": callbacks_for_phone(db, phone), "unreadable": unreadable}
 
 
@@ -54,10 +52,10 @@ def erase_subject(db: Database, phone: str) -> dict[str, int]:
     if not hashes:
         return counts
     with db.session() as s:
-        customer = find_customer(s, db, phone)
-        if customer is not None:
-            counts["orders"] = s.execute(delete(Order).where(Order.customer_id == customer.id)).rowcount
-            counts["customers"] = s.execute(delete(Customer).where(Customer.id == customer.id)).rowcount
+        ids = [customer.id for customer in customers_with_phone(s, db, phone)]
+        if ids:
+            counts["orders"] = s.execute(delete(Order).where(Order.customer_id.in_(ids))).rowcount
+            counts["customers"] = s.execute(delete(Customer).where(Customer.id.in_(ids))).rowcount
         counts["consents"] = s.execute(delete(Consent).where(Consent.phone_hash.in_(hashes))).rowcount
         counts["callbacks"] = s.execute(delete(Callback).where(Callback.phone_hash.in_(hashes))).rowcount
         calls = select(Call.id).where(Call.caller_hash.in_(hashes))
@@ -66,6 +64,16 @@ def erase_subject(db: Database, phone: str) -> dict[str, int]:
         counts["calls"] = s.execute(delete(Call).where(Call.caller_hash.in_(hashes))).rowcount
     db.checkpoint()
     return counts
+
+
+def _profile(customer: Customer) -> dict[str, Any]:
+    """Every personal field of one customer row (verification counters included)."""
+    return {"name": readable(customer.name, None), "phone": readable(customer.phone, None),
+            "email": readable(customer.email, None), "tier": customer.tier,
+            "postcode": readable(customer.postcode, None), "birth_date": readable(customer.birth_date, None),
+            "language": customer.language, "preferences": readable(customer.preferences, None),
+            "external_id": customer.external_id, "failed_verifications": customer.failed_verifications,
+            "locked_until": customer.locked_until.isoformat() if customer.locked_until else None}
 
 
 def _transfers(db: Database, call_id: int) -> list[dict[str, Any]]:

@@ -54,6 +54,8 @@ class Call(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    flow_name: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)  # the flow that served it
+    flow_version: Mapped[str | None] = mapped_column(String(64), nullable=True)  # that flow text's sha256
     turns: Mapped[list["Turn"]] = relationship(back_populates="call", order_by="Turn.id", cascade="all, delete-orphan")
 
 
@@ -147,3 +149,4 @@ class FlowVersion(Base):
 from voicebot.storage import admin as _admin_tables  # noqa: E402,F401  (console users, audit, labels, model versions)
 from voicebot.storage import conversation_tables as _conversation_tables  # noqa: E402,F401  (text channels: create_all sees them)
 from voicebot.storage import callbacks as _callbacks  # noqa: E402,F401  (the callbacks table, for create_all)
+from voicebot.storage import faq as _faq_tables  # noqa: E402,F401  (FAQ answers the bot speaks, their revision)

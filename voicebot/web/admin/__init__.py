@@ -2,7 +2,8 @@
 
 ``auth`` (login, logout, roles, audit helper), ``dashboard`` (``/admin``, ``/admin/audit``),
 ``calls`` (search and call pages), ``analytics`` (charts, CSV), ``flows`` (graph, edit, history,
-publish, try a draft), ``review`` (relabel, retrain behind the evaluation gate, rollback).
+publish, try a draft), ``review`` (relabel, retrain behind the evaluation gate, rollback), ``faq_answers`` (the
+FAQ answers the bot speaks).
 Pages are server-rendered (templates/admin), scripts are static files (the CSP forbids inline
 ones), forms carry Flask-WTF CSRF tokens.
 """
@@ -12,4 +13,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from voicebot.web.admin import analytics, auth, calls, dashboard, flow_try, flows, models, review  # noqa: E402,F401  (routes on bp)
+from voicebot.web.admin import analytics, auth, calls, dashboard, faq_answers, flow_try, flows, models, review  # noqa: E402,F401  (routes on bp)

@@ -13,7 +13,8 @@ Pure: no database, no Flask; same input, same numbers. Definitions:
   turns that were out of scope or under ``LOW_CONFIDENCE`` (prompts answered at least
   ``min_answers`` times);
 - satisfaction: mean and distribution of survey scores (``details["survey_score"]`` of any line;
-  ``session.dialogue`` stores each answer as a system line when the call ends).
+  ``session.dialogue`` stores each answer as a system line when the call ends);
+- survey comments: the ``LATEST_COMMENTS`` newest callers' comments (``details["comment"]``), with their score.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from typing import Any, Iterable
 
 LOW_CONFIDENCE = 0.6
 ENDED = ("contained", "transferred", "abandoned")
+LATEST_COMMENTS = 10
 
 
 def percentile(values: Iterable[float], q: float) -> float | None:
@@ -57,12 +59,16 @@ def summarize(calls: list[dict[str, Any]], min_answers: int = 1) -> dict[str, An
     latency: dict[str, list[float]] = defaultdict(list)
     prompts: dict[str, list[bool]] = defaultdict(list)
     scores: list[int] = []
+    comments: list[dict[str, Any]] = []
     for call in calls:
         day, last_bot, peak = _day(call), None, None
         for turn in call.get("turns", []):
             score = (turn.get("details") or {}).get("survey_score")
             if isinstance(score, (int, float)) and not isinstance(score, bool):
                 scores.append(int(score))
+                if turn["details"].get("comment"):
+                    comments.append({"call_sid": call.get("call_sid"), "day": day, "score": int(score),
+                                     "comment": turn["details"]["comment"], "at": call.get("started_at")})
             if turn["speaker"] == "bot":
                 last_bot = turn.get("text") or ""
                 continue
@@ -93,6 +99,8 @@ def summarize(calls: list[dict[str, Any]], min_answers: int = 1) -> dict[str, An
         "worst_prompts": [{"prompt": text, "misunderstood": round(rate, 4), "answers": n} for rate, n, text in worst[:10]],
         "satisfaction": {"mean": round(sum(scores) / len(scores), 2), "n": len(scores),
                          "distribution": dict(sorted(Counter(scores).items()))} if scores else None,
+        "survey_comments": [{k: v for k, v in c.items() if k != "at"} for c in
+                            sorted(comments, key=lambda c: (c["at"] is not None, c["at"] or 0), reverse=True)[:LATEST_COMMENTS]],
     }
 
 

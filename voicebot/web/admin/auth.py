@@ -28,6 +28,7 @@ PERMISSIONS = {
     "calls": {"admin", "supervisor", "analyst"},  # analysts see redacted transcripts
     "review": {"admin", "supervisor"},
     "flows": {"admin"},
+    "faq": {"admin"},  # FAQ answers the bot speaks
     "audit": {"admin"},
 }
 PUBLIC_ENDPOINTS = {"admin.login"}

@@ -55,6 +55,8 @@ def call_page(call_sid: str):
         call["caller"], call["called"] = _mask(call["caller"]), _mask(call["called"])
         for turn in call["transcript"]:
             turn["text"] = redact_text(turn["text"])
+            if turn["details"].get("comment"):  # a survey comment is the caller's words too
+                turn["details"]["comment"] = redact_text(str(turn["details"]["comment"]))
         transfers = [{"destination": _mask(t["destination"]), "reason": t["reason"], "created_at": t["created_at"],
                       "context": {"summary": redact_text(str(t["context"].get("summary", "")))}} for t in transfers]
     record("call.view", call_sid, redacted=redacted)

@@ -11,7 +11,7 @@ from flask import abort, g, redirect, render_template, request, url_for
 from voicebot.errors import AdminError, FlowError
 from voicebot.flows.loader import load_flow
 from voicebot.nlu.retrain import held_back
-from voicebot.storage import learning
+from voicebot.storage import faq, learning
 from voicebot.storage.call_queries import caller_turn, review_candidates
 from voicebot.web.admin import bp
 from voicebot.web.admin.auth import record, require
@@ -71,7 +71,10 @@ def faq_candidates():
 
     db = current_state().db
     labelled = {row["turn_id"] for row in learning.current_labels(db)}
-    items = [i for i in review_candidates(db, limit=500) if i["reason"] == "out of scope" and i["turn_id"] not in labelled]
+    answered = {v.lower() for row in faq.answers(db) for v in row["variants"]}
+    items = [i for i in review_candidates(db, limit=500)  # unanswered: no label, no FAQ answer given or written for it
+             if i["reason"] == "out of scope" and i["turn_id"] not in labelled and i["faq_id"] is None
+             and " ".join(i["text"].split()).lower() not in answered]
     texts = [i["text"] for i in items]
     groups = cluster_questions(texts, get_embedder().embed(texts)) if len(texts) >= 2 else []
     turn_of = {i["text"]: i["turn_id"] for i in items}
