@@ -19,8 +19,11 @@ run: setup
 # The PostgreSQL storage tests run when VOICEBOT_TEST_DATABASE_URL is set or a server answers at
 # postgresql+psycopg://postgres@127.0.0.1:5432/test (tests/conftest.py); the last line of the run
 # says which, or that they were skipped. The slow tests (real models, real calls) run too.
+# Test files run in $(TEST_WORKERS) processes (pytest-xdist, a file's tests stay together): most of
+# the suite waits on audio paced in real time, so 3 workers on 2 cores halve the wall-clock time.
+TEST_WORKERS ?= 3
 test: setup
-	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 setup: system-packages $(STAMP)
 

@@ -72,9 +72,11 @@ class CallRun:
         self.pacer.wait(paced)
         self.chunk += 1
         payload = base64.b64encode(ulaw_encode(pcm)).decode("ascii")
+        # counted before it is handed to the socket: a reply the frame triggers may arrive (on the
+        # reader thread) before ``_send`` returns, and must see the frame counted
+        self.frames_sent += 1
         self._send("media", media={"track": "inbound", "chunk": str(self.chunk),
                                    "timestamp": str(self.chunk * 20), "payload": payload})
-        self.frames_sent += 1
         for name in self.playback.due_marks():
             self._send("mark", mark={"name": name})
             self.result.marks_echoed.append({"name": name, "t": round(self.elapsed(), 3)})
