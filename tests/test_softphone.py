@@ -150,8 +150,13 @@ def test_the_softphone_page_talks_to_the_real_pipeline(real_server, launch_chrom
     assert "Bot: Order 4 1 7 2 has shipped and arrives Thursday." in lines
     heard = [line for line in lines if line.startswith("You: ")]
     assert heard, lines  # what the caller said, as recognised
+    page.wait_for_selector("#softphone-transcript .bot >> text=Anything else?", timeout=60_000)
     page.click(".softphone-key[data-digit='0']")  # the keypad: 0 is the demo flow's agent key
-    page.wait_for_selector("#softphone-state >> text=transferred to an agent (agent_requested)", timeout=60_000)
+    try:  # the goodbye prompt plays out in the page (its marks come back) before the transfer
+        page.wait_for_selector("#softphone-state >> text=transferred to an agent (agent_requested)", timeout=120_000)
+    finally:
+        print("softphone state:", page.inner_text("#softphone-state"),
+              "transcript:", page.locator("#softphone-transcript p").all_inner_texts())
     call_sid = page.get_attribute("#softphone", "data-call")
     record = calls.load_call(real_server.state.db, call_sid)
     assert len(record["transfer_ids"]) == 1  # the handoff the agent opens, with the conversation
