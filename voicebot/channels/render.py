@@ -55,6 +55,16 @@ def text_messages(says: list[Say], menu: s.MenuNode | None) -> list[OutMessage]:
     return out
 
 
+def plain_text(messages: list[OutMessage], separator: str) -> str:
+    """One turn's messages as one plain text (SMS, WeChat): the texts joined by ``separator``,
+    then the last menu's quick replies as a 'Reply with' line."""
+    lines = [m.text for m in messages if m.text]
+    choices = next((m.quick_replies for m in reversed(messages) if m.quick_replies), ())
+    if choices:
+        lines.append("Reply with: " + " / ".join(choices))
+    return separator.join(lines)
+
+
 def option_label(option: s.MenuOption) -> str:
     """A menu option's button label: its first phrase, else its intent in words, else its key."""
     label = option.phrases[0] if option.phrases else (option.intent or "").replace("_", " ") or (option.key or "")

@@ -24,7 +24,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from voicebot.channels.base import MAX_TEXT_CHARS
 from voicebot.channels.hub import POLITE_SLOW_DOWN, ConversationHub
-from voicebot.channels.render import OutMessage
+from voicebot.channels.render import OutMessage, plain_text
 from voicebot.security.signatures import is_valid_twilio_request
 from voicebot.storage import conversations as history
 
@@ -76,15 +76,6 @@ def _by_words(text: str, limit: int) -> list[str]:
             out.append(current)
             current = word
     return out + [current] if current else out
-
-
-def sms_text(messages: list[OutMessage]) -> str:
-    """The bot's messages of one turn as one SMS text; quick replies as a 'Reply with' line."""
-    lines = [m.text for m in messages if m.text]
-    choices = next((m.quick_replies for m in reversed(messages) if m.quick_replies), ())
-    if choices:
-        lines.append("Reply with: " + " / ".join(choices))
-    return " ".join(lines)
 
 
 def twiml(texts: list[str]) -> Response:
@@ -141,5 +132,5 @@ def answer(hub: ConversationHub, sender: str, body: str, message_sid: str = "", 
         opening = [m for m in opening if not m.quick_replies]  # the menu question: they already asked
     with conversation.lock:
         replies = conversation.hear(body, {"message_sid": message_sid} if message_sid else None)
-    text = sms_text(opening + replies)
+    text = plain_text(opening + replies, " ")
     return [text] if text else []

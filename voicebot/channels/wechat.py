@@ -27,7 +27,7 @@ from flask import Blueprint, Response, request
 
 from voicebot.channels.base import MAX_TEXT_CHARS, TextConversation
 from voicebot.channels.hub import POLITE_SLOW_DOWN, ConversationHub
-from voicebot.channels.render import OutMessage
+from voicebot.channels.render import OutMessage, plain_text
 
 MAX_REPLY_BYTES = 2048  # WeChat's limit for a text reply's content
 TEXT_ONLY = "Sorry, I can only read text messages here. Please type your question."
@@ -45,14 +45,6 @@ def text_reply(to_user: str, from_user: str, content: str, now: int | None = Non
     return ("<xml><ToUserName><![CDATA[{}]]></ToUserName><FromUserName><![CDATA[{}]]></FromUserName>"
             "<CreateTime>{}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{}]]></Content></xml>"
             ).format(_cdata(to_user), _cdata(from_user), int(now if now is not None else time.time()), _cdata(content))
-
-
-def wechat_text(messages: list[OutMessage]) -> str:
-    lines = [m.text for m in messages if m.text]
-    choices = next((m.quick_replies for m in reversed(messages) if m.quick_replies), ())
-    if choices:
-        lines.append("Reply with: " + " / ".join(choices))
-    return "\n".join(lines)
 
 
 def _fit(content: str) -> str:
@@ -127,7 +119,7 @@ def blueprint(state, hub: ConversationHub) -> Blueprint:
             if event != "subscribe":
                 return None
             conversation, opening = hub.start("wechat", kind="wechat", address=customer)
-            return wechat_text(opening)
+            return plain_text(opening, "\n")
         if kind != "text":
             return TEXT_ONLY
         if len(content) > MAX_TEXT_CHARS:
@@ -139,7 +131,7 @@ def blueprint(state, hub: ConversationHub) -> Blueprint:
         with conversation.lock:
             replies = conversation.hear(content)
             pending = waiting.pop(customer, [])
-        text = wechat_text(opening + replies + [OutMessage(t) for t in pending])
+        text = plain_text(opening + replies + [OutMessage(t) for t in pending], "\n")
         return text or None
 
     return bp
