@@ -8,11 +8,17 @@ Speaks the request/response shapes voicebot uses: ``POST
 JSON, or Twilio's JSON error body (401 bad credentials, 404 unknown call when ``known_calls``
 is set, or a failure queued with ``fail_next``). ``on_update(fn)`` lets a simulated Twilio react
 as the real one would (end the media stream after a transfer or hang-up).
+
+Like Twilio, the stand-in answers first and acts afterwards, one request at a time in the order
+they came: every listener hears one update (or created call) before any listener hears the
+next, even when a listener's own reaction makes the bot send another (a ring-out's status
+callback answered by a hand-back).
 """
 from __future__ import annotations
 
 import base64
 import json
+import queue
 import re
 import secrets
 import threading
@@ -47,6 +53,7 @@ class RestStandin:
         self.created: list[CallUpdate] = []  # outbound calls placed (call_sid: the new call's)
         self._create_listeners: list[Callable[[CallUpdate], None]] = []
         self._lock = threading.Lock()
+        self._events: queue.Queue = queue.Queue()
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -68,6 +75,8 @@ class RestStandin:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="rest-standin", daemon=True)
         self._thread.start()
+        self._dispatcher = threading.Thread(target=self._dispatch, name="rest-standin-events", daemon=True)
+        self._dispatcher.start()
 
     def on_update(self, listener: Callable[[CallUpdate], None]) -> None:
         self._listeners.append(listener)
@@ -83,6 +92,14 @@ class RestStandin:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+        self._events.put(None)
+        self._dispatcher.join(timeout=5)
+
+    def _dispatch(self) -> None:
+        while (event := self._events.get()) is not None:
+            listeners, request = event
+            for listener in list(listeners):
+                listener(request)
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         match = _CALL_PATH.match(handler.path)
@@ -111,8 +128,7 @@ class RestStandin:
             self.updates.append(update)
         self._reply(handler, status, body)
         if status == 200:
-            for listener in list(self._listeners):
-                listener(update)
+            self._events.put((self._listeners, update))
 
     def _create(self, handler: BaseHTTPRequestHandler, account: str, params: dict[str, str]) -> None:
         expected = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
@@ -127,8 +143,7 @@ class RestStandin:
         self._reply(handler, 201, {"sid": call, "account_sid": account, "to": params["To"], "from": params["From"],
                                    "status": "queued", "uri": f"/2010-04-01/Accounts/{account}/Calls/{call}.json",
                                    "api_version": "2010-04-01"})
-        for listener in list(self._create_listeners):
-            listener(created)
+        self._events.put((self._create_listeners, created))
 
     @staticmethod
     def _reply(handler: BaseHTTPRequestHandler, status: int, body) -> None:

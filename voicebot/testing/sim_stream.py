@@ -39,6 +39,7 @@ class CallRun:
         self.playback = BotPlayback(self.elapsed, sim.clock, lambda: self.frames_sent)
         self.ended = threading.Event()
         self.hanging_up = False  # the caller is closing the socket itself
+        self.redirected = False  # a REST update took the call away from this stream
         if sim.rest_standin is not None:
             sim.rest_standin.on_update(self._on_rest_update)
         try:
@@ -173,8 +174,10 @@ class CallRun:
         self.ended.set()
 
     def _on_rest_update(self, update) -> None:
-        if update.call_sid != self.call_sid:
+        """The first update of this call ends this stream; later ones belong to a later leg (a hand-back)."""
+        if update.call_sid != self.call_sid or self.redirected:
             return
+        self.redirected = True
         twiml = update.params.get("Twiml", "")
         if update.params.get("Status") == "completed" or "<Hangup" in twiml:
             self.result.hung_up_by_bot = True
