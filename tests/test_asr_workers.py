@@ -118,3 +118,14 @@ def test_a_worker_that_dies_mid_decode_is_reported_and_replaced():
 def test_a_backend_that_cannot_load_fails_the_pool_clearly():
     with pytest.raises(ASRError, match="unknown ASR backend 'nope'"):
         ProcessPoolASR("nope", workers=1)
+
+
+def test_workers_run_below_the_server_priority_when_asked():
+    """``VOICEBOT_ASR_WORKER_NICE``: decoding yields the CPU to the serving process's frames and keys."""
+    pool = ProcessPoolASR("moonshine", workers=1, nice=7)
+    try:
+        [pid] = pool.worker_pids
+        assert os.getpriority(os.PRIO_PROCESS, pid) == os.getpriority(os.PRIO_PROCESS, 0) + 7
+        assert pool.transcribe(ORDER, 8000).text  # and it still decodes
+    finally:
+        pool.close()

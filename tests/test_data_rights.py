@@ -11,7 +11,7 @@ import re
 import secrets
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from sqlalchemy import select
 from voicebot.config import Settings
 from voicebot.errors import DecryptionError
 from voicebot.storage import calls
+from voicebot.storage.callbacks import Callback, add_callback, list_callbacks, set_status
 from voicebot.storage.consent import remember_consent, remembered_consent
 from voicebot.storage.customers import customer_by_phone
 from voicebot.storage.keys import open_database
@@ -168,6 +169,23 @@ def test_purge_deletes_each_kind_after_its_period_and_is_idempotent(world, under
     assert purge_expired(db, days) == dict.fromkeys(deleted, 0)
     assert purge_expired(db, {"transcripts": 0, "transfers": 0, "calls": 30, "consents": 0})["calls"] == 1  # 0 keeps
     assert calls.load_call(db, old) is None and calls.load_call(db, recent) is not None
+
+
+def test_purge_deletes_callbacks_with_the_transcripts_once_handled_and_with_the_calls_always(world):
+    _, db = world
+    due = datetime.now(timezone.utc) + timedelta(days=1)
+    ids = {name: add_callback(db, "+15550003333", due, requested_text=f"call me {name}") for name in
+           ("old_done", "old_pending", "ancient_pending", "new_done")}
+    set_status(db, ids["old_done"], "done")
+    set_status(db, ids["new_done"], "done")
+    with db.session() as s:
+        for name, age in (("old_done", 40), ("old_pending", 40), ("ancient_pending", 400)):
+            s.get(Callback, ids[name]).created_at -= timedelta(days=age)
+    days = {"transcripts": 30, "transfers": 30, "calls": 365, "consents": 365}
+    assert purge_expired(db, days)["callbacks"] == 2  # the handled one past 30 days, and the one past 365
+    left = {row["requested_text"] for row in list_callbacks(db, status=None)}
+    assert left == {"call me old_pending", "call me new_done"}
+    assert purge_expired(db, days)["callbacks"] == 0
 
 
 def _cli(data_dir: Path, *args: str, input_text: str | None = None) -> subprocess.CompletedProcess:

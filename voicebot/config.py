@@ -36,6 +36,7 @@ ENV_VARS = {
     "asr_backend": "VOICEBOT_ASR_BACKEND",
     "asr_workers": "VOICEBOT_ASR_WORKERS",
     "asr_timeout_s": "VOICEBOT_ASR_TIMEOUT_S",
+    "asr_worker_nice": "VOICEBOT_ASR_WORKER_NICE",
     "transfer_number": "VOICEBOT_TRANSFER_NUMBER",
     "host": "VOICEBOT_HOST",
     "trusted_proxies": "VOICEBOT_TRUSTED_PROXIES",
@@ -81,6 +82,7 @@ class Settings(BaseModel):
     asr_backend: str = "auto"
     asr_workers: int = 2  # recogniser processes (one CPU core each); 0: decode in the serving process
     asr_timeout_s: float = 8.0  # a decode running longer is killed (its worker replaced) and the caller asked again
+    asr_worker_nice: int = Field(0, ge=0, le=19)  # recogniser processes run this much below the server's CPU priority
     transfer_number: str = "+15550100000"
     host: str = "127.0.0.1"  # where `voicebot serve` listens; another address needs real credentials
     trusted_proxies: int = Field(0, ge=0, le=5)  # reverse proxies in front whose X-Forwarded-* headers count

@@ -76,7 +76,8 @@ def create(name: str, settings=None, threads: int | None = None) -> ASR:
         if name.startswith("pool:"):
             from voicebot.asr.workers import ProcessPoolASR
 
-            return ProcessPoolASR(name[5:], workers=max(1, settings.asr_workers), timeout_s=settings.asr_timeout_s)
+            return ProcessPoolASR(name[5:], workers=max(1, settings.asr_workers), timeout_s=settings.asr_timeout_s,
+                                  nice=settings.asr_worker_nice)
         if name == "pocketsphinx":
             from voicebot.asr.pocketsphinx import PocketsphinxASR
 

@@ -12,11 +12,15 @@ Back-pressure: at most ``max_waiting`` decodes may wait for a free worker, each 
 session can play a holding phrase instead of leaving the caller in silence. Streams are cheap:
 they only buffer audio in the calling process. An ``accept`` test (``finish(accept=...)``)
 stays in the calling process; the worker asks it over the pipe.
+
+``nice``: the workers lower their own CPU priority by this much (``os.nice``), so that on a
+saturated machine the serving process (audio frames, keys, barge-in) comes first.
 """
 from __future__ import annotations
 
 import atexit
 import multiprocessing
+import os
 import queue
 import threading
 import time
@@ -39,8 +43,8 @@ class ProcessPoolASR(ASR):
     decodes_at_finish = True
 
     def __init__(self, backend: str, workers: int = 2, max_waiting: int = 8, timeout_s: float = 8.0, queue_timeout_s: float = 2.0,
-                 grammar_kinds: tuple[str, ...] = ("digits", "yesno", "phrases")):
-        self.name, self.backend = backend, backend
+                 grammar_kinds: tuple[str, ...] = ("digits", "yesno", "phrases"), nice: int = 0):
+        self.name, self.backend, self.nice = backend, backend, nice
         self.grammar_kinds = grammar_kinds
         self.max_waiting, self.timeout_s, self.queue_timeout_s = max_waiting, timeout_s, queue_timeout_s
         self._context = multiprocessing.get_context("spawn")  # never fork a threaded server
@@ -109,7 +113,7 @@ class ProcessPoolASR(ASR):
                 metrics.QUEUE_DEPTH.set(self._waiting)
 
     def _spawn(self) -> "_Worker":
-        worker = _Worker(self._context, self.backend)
+        worker = _Worker(self._context, self.backend, self.nice)
         with self._lock:
             self._workers.add(worker)
         return worker
@@ -157,9 +161,9 @@ class _WorkerDied(Exception):
 class _Worker:
     """One worker process and the parent's end of its pipe (used by one decode at a time)."""
 
-    def __init__(self, context, backend: str):
+    def __init__(self, context, backend: str, nice: int = 0):
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=serve, args=(child, backend), name=f"voicebot-asr-{backend}", daemon=True)
+        self.process = context.Process(target=serve, args=(child, backend, nice), name=f"voicebot-asr-{backend}", daemon=True)
         self.process.start()
         child.close()
 
@@ -209,10 +213,12 @@ def _error(kind: str, message: str) -> Exception:
     return cls(message) if isinstance(cls, type) and issubclass(cls, errors.VoicebotError) else ASRError(message)
 
 
-def serve(conn, backend: str) -> None:
+def serve(conn, backend: str, nice: int = 0) -> None:
     """A worker process: load ``backend`` with one CPU thread, then decode jobs until the pipe closes."""
     from voicebot.asr.registry import create
 
+    if nice:
+        os.nice(nice)
     try:
         asr = create(backend, threads=1)
     except errors.VoicebotError as exc:
