@@ -123,12 +123,16 @@ def test_an_odd_audio_message_is_refused(echo_server):
 
 
 def one_utterance(folder) -> str:
-    """The fixture between 14 s (the greeting plays meanwhile) and 40 s of silence, at 16 kHz: Chromium
-    loops its fake microphone's file, so without the silence the caller would talk on and on."""
+    """The fixture between 11 s and 40 s of silence, at 16 kHz: Chromium loops its fake microphone's
+    file, so without the silence the caller would talk on and on. The greeting and the menu play
+    for ~8 s from about when the microphone starts and the menu then waits 6 s for an answer, so
+    the caller speaks inside that window (or over the menu: barge-in) however late the page's
+    call starts. 14 s of lead, as before, sat at the window's end: on a busy machine the menu's
+    silence timeout fired first, the reprompt cut off the caller's first digit ("11 2")."""
     from voicebot.audio.wavfile import Audio, read_wav, write_wav
 
     speech = read_wav(FIXTURE).at_rate(16000).pcm
-    pcm = np.concatenate([np.zeros(14 * 16000, np.int16), speech, np.zeros(40 * 16000, np.int16)])
+    pcm = np.concatenate([np.zeros(11 * 16000, np.int16), speech, np.zeros(40 * 16000, np.int16)])
     return str(write_wav(folder / "order_4172_once.wav", Audio(pcm, 16000)))
 
 

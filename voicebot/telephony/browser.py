@@ -107,9 +107,16 @@ class BrowserCall:
         self.resampler: StreamResampler | None = None
         self.session = None
         self.io: TwilioCallIO | None = None
-        self.control = BrowserControl(ws.send)
+        self._send_lock = threading.Lock()
+        self.control = BrowserControl(self.send)
         self.framer = Framer(FRAME_SAMPLES)  # inbound samples short of a whole frame wait here
         self.lines_sent = 0
+
+    def send(self, message: str | bytes) -> None:
+        """Send one message. Three threads send (the paced audio, the transcript poll in the socket's
+        loop, the session's transfer or hang-up) and the socket's ``send`` is not thread-safe: one at a time."""
+        with self._send_lock:
+            self.ws.send(message)
 
     def run(self) -> None:
         reason = "socket closed"
@@ -145,9 +152,9 @@ class BrowserCall:
         if not self.state.ready.is_set():
             raise BadAudio("the assistant is still loading its models: try again in a minute")
         phone = str(start.get("phone") or "")[:32]
-        self.io = TwilioCallIO(self.call_sid, self.ws.send, BrowserProtocol(), self.control)
+        self.io = TwilioCallIO(self.call_sid, self.send, BrowserProtocol(), self.control)
         self.session = self.state.session_factory(self.call_sid, self.io, self.state)
-        self.ws.send(json.dumps({"type": "ready", "call_sid": self.call_sid, "sample_rate": SAMPLE_RATE}))
+        self.send(json.dumps({"type": "ready", "call_sid": self.call_sid, "sample_rate": SAMPLE_RATE}))
         self.session.start(phone, {"caller": phone, "channel": "browser"})
         last_poll = 0.0
         while not (self.control.ended and self.io.idle()):
@@ -194,7 +201,7 @@ class BrowserCall:
         lines = [t for t in (call or {}).get("transcript", []) if t["speaker"] in ("caller", "bot")]
         for line in lines[self.lines_sent:]:
             try:
-                self.ws.send(json.dumps({"type": "transcript", "speaker": line["speaker"], "text": line["text"]}))
+                self.send(json.dumps({"type": "transcript", "speaker": line["speaker"], "text": line["text"]}))
             except ConnectionClosed:
                 return
         self.lines_sent = len(lines)
@@ -202,7 +209,7 @@ class BrowserCall:
     def _refuse(self, error: str) -> None:
         log.warning("browser call %s: %s", self.call_sid, error)
         try:
-            self.ws.send(json.dumps({"type": "error", "error": error}))
+            self.send(json.dumps({"type": "error", "error": error}))
             self.ws.close(UNSUPPORTED_DATA, error[:120])
         except (ConnectionClosed, OSError):
             pass
