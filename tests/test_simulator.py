@@ -186,3 +186,20 @@ def test_bot_hangup_over_rest_ends_the_simulated_call(echo_server):
     update = [u for u in echo_server.standin.updates if u.call_sid == result.call_sid][-1]
     assert update.params == {"Status": "completed"}
     assert result.prompts[-1]["label"] == "goodbye" and not result.prompts[-1]["cleared"]
+
+
+def test_a_barge_in_is_timed_to_the_first_clear_after_it():
+    """A long interruption can cut the bot twice (its first prompt, then a reply to half the
+    sentence): the reaction is the first clear, not the last (bench calls once said 5.7 s)."""
+    from voicebot.testing.sim_playback import BotPlayback
+
+    now = [10.0]
+    playback = BotPlayback(lambda: now[0], clock=lambda: now[0])
+    playback.clear()  # an earlier barge-in
+    before = playback.clears
+    assert playback.clear_after(before) is None
+    now[0] = 12.2
+    playback.clear()
+    now[0] = 17.9
+    playback.clear()
+    assert playback.clear_after(before) == 12.2 and playback.last_clear_at == 17.9

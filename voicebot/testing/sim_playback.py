@@ -35,6 +35,7 @@ class BotPlayback:
         self.frames_received = 0
         self.clears = 0
         self.last_clear_at = 0.0
+        self.clear_times: list[float] = []  # every clear's clock time, in order
         self.reply_at: float | None = None
         self.reply_position: int | None = None
         self._expect_after: float | None = None
@@ -79,6 +80,13 @@ class BotPlayback:
             self._pending_marks = [(name, 0.0) for name, _ in self._pending_marks]
             self.clears += 1
             self.last_clear_at = now
+            self.clear_times.append(now)
+
+    def clear_after(self, clears_before: int) -> float | None:
+        """The time of the first clear after the first ``clears_before`` (None if none came yet):
+        a barge-in's reaction, even when a long interruption cuts a later prompt too."""
+        with self._lock:
+            return self.clear_times[clears_before] if len(self.clear_times) > clears_before else None
 
     def due_marks(self) -> list[str]:
         now = self._clock()

@@ -131,7 +131,7 @@ class CallRun:
             if turn.interrupt:
                 self._silence_until(lambda: self.playback.clears > clears_before, 2.0)
                 if self.playback.clears > clears_before:
-                    result.clear_ms = round((self.playback.last_clear_at - onset) * 1000, 1)
+                    result.clear_ms = round((self.playback.clear_after(clears_before) - onset) * 1000, 1)
                     # the prompt that was cut is not the reply: count from the clear on
                     self.playback.expect_reply_after(max(last_input, self.playback.last_clear_at))
             got_reply = self._silence_until(lambda: self.playback.reply_at is not None, self.sim.reply_timeout_s)
