@@ -201,7 +201,7 @@ def test_the_privacy_commands(world, understanders, tmp_path):
     data_dir = Path(settings.data_dir)
     purged = _cli(data_dir, "purge")
     assert purged.returncode == 0, purged.stderr
-    assert json.loads(purged.stdout)["deleted"] == {"transcripts": 0, "transfers": 0, "calls": 0, "consents": 0}
+    assert json.loads(purged.stdout)["deleted"] == {"transcripts": 0, "transfers": 0, "calls": 0, "consents": 0, "callbacks": 0}
     out = tmp_path / "ana.json"
     exported = _cli(data_dir, "export", "--phone", "555-000-1111", "--out", str(out))
     assert exported.returncode == 0, exported.stderr
