@@ -263,6 +263,48 @@ def test_silence_gets_reprompts_then_the_fallback(pipeline):
         call.stop()
 
 
+def test_an_answer_begun_as_the_silence_timeout_fires_keeps_its_first_digit(pipeline):
+    """The caller starts saying the order number just as the bot gives up waiting: the audio that
+    arrives before the reprompt's question opens is held and fed to it (``capture.HOLD_S``), so
+    "four" is not lost. The worker is held at the question's opening while the first 0.3 s of
+    speech arrive, as on a busy server (with only 20 ms held, the same call never reached the order)."""
+    from voicebot.testing.memory_call import FRAME_S, FRAME_SAMPLES
+
+    call = Call_(pipeline)
+    try:
+        assert call.wait_until_listening()
+        opening, entered = threading.Event(), threading.Event()
+        open_question = call.session.begin_listen
+
+        def held_open(listen):
+            entered.set()
+            assert opening.wait(60)
+            open_question(listen)
+
+        call.session.begin_listen = held_open
+        for _ in range(int(10 / FRAME_S)):  # silence until the no-input timeout (6 s) reaches the worker
+            call.clock.advance(FRAME_S)
+            call.io.advance()
+            call.session.on_audio(np.zeros(FRAME_SAMPLES, dtype=np.int16))
+            if entered.wait(0.05):
+                break
+        assert entered.is_set(), call.prompts
+        speech = _speech("order_4172.wav")  # speech starts at frame 12 ("four": frames 12-34)
+        early = 27 * FRAME_SAMPLES
+        for start in range(0, early, FRAME_SAMPLES):  # 0.3 s of "four" before the question opens
+            call.clock.advance(FRAME_S)
+            call.session.on_audio(speech[start:start + FRAME_SAMPLES])
+        call.session.begin_listen = open_question
+        opening.set()
+        call.drive.say(speech[early:])
+        assert call.wait_for_prompt("has shipped", max_s=40), call.prompts
+        assert "Order 4 1 7 2 has shipped and arrives Thursday." in call.prompts
+        assert call.drive.until(lambda: bool(call.session.turns))
+        assert spoken_digits(call.session.turns[-1]["text"]) == "4172", call.session.turns[-1]
+    finally:
+        call.stop()
+
+
 def test_agent_request_transfers_with_context(pipeline):
     call = Call_(pipeline)
     try:

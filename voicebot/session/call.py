@@ -79,8 +79,12 @@ class VoiceCallSession:
             if not self._started or self._stopped:
                 return
             self._tick_locked()
-            if self._listen is not None and not self._ended and not self._playback.muted:
+            if self._ended or self._playback.muted:
+                self._capture.forget_held()
+            elif self._listen is not None:
                 self._feed_locked(np.asarray(pcm, dtype=np.int16), after)
+            else:  # after a silence timeout, kept for the reprompt's question (capture.hold)
+                self._capture.hold(pcm)
         _run(after)
 
     def on_dtmf(self, digit: str) -> None:
@@ -141,6 +145,10 @@ class VoiceCallSession:
             for key in keys:  # answered before the question was asked
                 if self._listen is not None:
                     self._press_locked(key, after)
+            for frame in self._capture.take_held():  # an answer begun before the question opened
+                if self._listen is None or self._playback.muted:
+                    break
+                self._feed_locked(frame, after)
         _run(after)
 
     def spoke_after(self, last_voiced_s: float) -> bool:
@@ -235,6 +243,7 @@ class VoiceCallSession:
             if name == NO_INPUT and self._listen is not None and not self._capture.in_speech:
                 metrics.NO_INPUTS.inc()
                 self._finish_listen_locked(NoInput(self._listen.start_timeout_s))
+                self._capture.hold_from_now()  # the caller may answer just as the bot gives up waiting
             elif name == INTERDIGIT and self._dtmf is not None:
                 digits = self._dtmf.poll(now + 1e-9)
                 if digits:

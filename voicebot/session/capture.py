@@ -4,10 +4,17 @@ recognition jobs.
 It owns the endpointer (when does an utterance start and end) and the early-decode triggers
 (after a short pause, decode what was said so far while endpointing still waits). It is plain
 state driven by the session under its lock: ``feed`` returns the jobs to queue, in order.
+
+Between a silence timeout and the reprompt's question no listen is open, but the caller may
+have started answering just as the bot gave up waiting. From ``hold_from_now`` the session
+``hold``s that audio; the last ``HOLD_S`` of it is fed first when the next question opens
+(``take_held``), so that answer keeps its first word. After an answer or a key nothing is held:
+speech right after an answer is the tail of it, not the next answer.
 """
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +26,7 @@ from voicebot.session.completeness import could_be_complete
 from voicebot.session.jobs import EarlyDecode, FeedAudio, FinishUtterance, Job, OpenRecognition
 
 NEVER_S = 1e9  # the endpointer's own start timeout is off: the session's no-input timer rules
+HOLD_S = 0.5  # caller audio kept while no question is open (20 ms frames)
 
 
 @dataclass
@@ -48,6 +56,28 @@ class UtteranceCapture:
         self.last_voiced_s = 0.0  # stream time of the last voiced frame
         self._quick_for: float | None = None  # the pause (by its last_voiced_s) already decoded quickly
         self._thorough_for: float | None = None
+        self._held: deque[np.ndarray] = deque(maxlen=round(HOLD_S / 0.02))
+        self._holding = False
+
+    def hold_from_now(self) -> None:
+        """The question ended in silence: keep what the caller says until the next one opens."""
+        self._holding = True
+
+    def hold(self, pcm: np.ndarray) -> None:
+        """A frame heard while no question is open: kept after ``hold_from_now`` (the last ``HOLD_S``)."""
+        if self._holding:
+            self._held.append(np.array(pcm, dtype=np.int16))
+
+    def forget_held(self) -> None:
+        """Drop the kept frames (the caller spoke over something they may not interrupt)."""
+        self._held.clear()
+
+    def take_held(self) -> list[np.ndarray]:
+        """The kept frames, oldest first, to feed once a question has opened; the store is emptied."""
+        held = list(self._held)
+        self._held.clear()
+        self._holding = False
+        return held
 
     @property
     def in_speech(self) -> bool:
