@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import queue
 import re
 import secrets
@@ -27,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import parse_qs
 
+log = logging.getLogger(__name__)
 _CALL_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-zA-Z]+)/Calls/(?P<call>CA[0-9a-zA-Z]+)\.json$")
 _CREATE_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-zA-Z]+)/Calls\.json$")
 
@@ -99,7 +101,10 @@ class RestStandin:
         while (event := self._events.get()) is not None:
             listeners, request = event
             for listener in list(listeners):
-                listener(request)
+                try:
+                    listener(request)
+                except Exception:  # one failing listener must not silence the stand-in for the rest of the test
+                    log.exception("REST stand-in listener failed on %s", request.call_sid)
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         match = _CALL_PATH.match(handler.path)
