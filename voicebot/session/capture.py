@@ -22,11 +22,12 @@ import numpy as np
 from voicebot.actions import Listen
 from voicebot.audio.endpointing import EndpointSettings, Endpointer, SpeechEnded, SpeechStarted
 from voicebot.audio.vad import VoiceActivityDetector
+from voicebot.session.base import FRAME_MS
 from voicebot.session.completeness import could_be_complete
 from voicebot.session.jobs import EarlyDecode, FeedAudio, FinishUtterance, Job, OpenRecognition
 
 NEVER_S = 1e9  # the endpointer's own start timeout is off: the session's no-input timer rules
-HOLD_S = 0.5  # caller audio kept while no question is open (20 ms frames)
+HOLD_S = 0.5  # caller audio kept while no question is open
 
 
 @dataclass
@@ -56,7 +57,7 @@ class UtteranceCapture:
         self.last_voiced_s = 0.0  # stream time of the last voiced frame
         self._quick_for: float | None = None  # the pause (by its last_voiced_s) already decoded quickly
         self._thorough_for: float | None = None
-        self._held: deque[np.ndarray] = deque(maxlen=round(HOLD_S / 0.02))
+        self._held: deque[np.ndarray] = deque(maxlen=round(1000 * HOLD_S / FRAME_MS))
         self._holding = False
 
     def hold_from_now(self) -> None:

@@ -39,6 +39,8 @@ def purge_expired(db: Database, days: dict[str, int], now: datetime | None = Non
     if "transcripts" in cutoff:
         with db.session() as s:
             deleted["transcripts"] = s.execute(delete(Turn).where(Turn.created_at < cutoff["transcripts"])).rowcount
+            deleted["callbacks"] = s.execute(delete(Callback).where(Callback.status != "pending",
+                                                                    Callback.created_at < cutoff["transcripts"])).rowcount
     if "transfers" in cutoff:
         with db.session() as s:
             deleted["transfers"] = s.execute(delete(TransferRecord).where(TransferRecord.created_at < cutoff["transfers"])).rowcount
@@ -48,12 +50,6 @@ def purge_expired(db: Database, days: dict[str, int], now: datetime | None = Non
             deleted["transcripts"] += s.execute(delete(Turn).where(Turn.call_id.in_(old))).rowcount
             deleted["transfers"] += s.execute(delete(TransferRecord).where(TransferRecord.call_id.in_(old))).rowcount
             deleted["calls"] = s.execute(delete(Call).where(Call.started_at < cutoff["calls"])).rowcount
-    if "transcripts" in cutoff:
-        with db.session() as s:
-            deleted["callbacks"] = s.execute(delete(Callback).where(Callback.status != "pending",
-                                                                    Callback.created_at < cutoff["transcripts"])).rowcount
-    if "calls" in cutoff:
-        with db.session() as s:
             deleted["callbacks"] += s.execute(delete(Callback).where(Callback.created_at < cutoff["calls"])).rowcount
     if "consents" in cutoff:
         with db.session() as s:

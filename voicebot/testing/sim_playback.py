@@ -33,8 +33,6 @@ class BotPlayback:
         self.segment_start = 0.0
         self.last_media_at = 0.0
         self.frames_received = 0
-        self.clears = 0
-        self.last_clear_at = 0.0
         self.clear_times: list[float] = []  # every clear's clock time, in order
         self.reply_at: float | None = None
         self.reply_position: int | None = None
@@ -78,9 +76,15 @@ class BotPlayback:
                 last["seconds"] = round(len(self.prompt_audio[last["label"]]) / 8000, 2)
             self.play_end = now
             self._pending_marks = [(name, 0.0) for name, _ in self._pending_marks]
-            self.clears += 1
-            self.last_clear_at = now
             self.clear_times.append(now)
+
+    @property
+    def clears(self) -> int:
+        return len(self.clear_times)
+
+    @property
+    def last_clear_at(self) -> float:
+        return self.clear_times[-1] if self.clear_times else 0.0
 
     def clear_after(self, clears_before: int) -> float | None:
         """The time of the first clear after the first ``clears_before`` (None if none came yet):
