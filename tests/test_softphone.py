@@ -122,6 +122,29 @@ def test_an_odd_audio_message_is_refused(echo_server):
     assert message["error"] == f"an audio message of 3 bytes is not 16-bit PCM: {FORMAT_HELP}"
 
 
+def test_the_page_sends_the_microphone_in_20_ms_pieces(echo_server, launch_chromium, tmp_path):
+    """The softphone's microphone tap (static/chat/mic-capture.js, an AudioWorklet) sends 20 ms of
+    16 kHz PCM per message: 640 bytes. Its ScriptProcessorNode predecessor sent 8,192-byte
+    (256 ms) buffers, which made every barge-in and end of turn up to a quarter second late."""
+    from voicebot.audio.wavfile import Audio, write_wav
+
+    tone = (3000 * np.sin(2 * np.pi * 300 * np.arange(5 * 16000) / 16000)).astype(np.int16)
+    browser = launch_chromium(extra_args=["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                                          f"--use-file-for-fake-audio-capture={write_wav(tmp_path / 'tone.wav', Audio(tone, 16000))}"])
+    page = browser.new_page()
+    sent: list[int] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(len(payload)) if isinstance(payload, bytes) else None))
+    page.goto(echo_server.url + "/chat")
+    page.click("#softphone-call")
+    page.wait_for_selector("#softphone-state >> text=connected", timeout=30_000)
+    session = echo_server.sessions[page.get_attribute("#softphone", "data-call")]
+    assert wait_for(lambda: session.frames >= 50, timeout=30)  # a second of microphone at the bot
+    page.click("#softphone-hangup")
+    page.wait_for_selector("#softphone-call:not([disabled])")  # (Playwright reports the frames sent meanwhile)
+    assert len(sent) >= 50 and set(sent) == {640}, sorted(set(sent))
+    page.close()
+
+
 def one_utterance(folder) -> str:
     """The fixture between 11 s and 40 s of silence, at 16 kHz: Chromium loops its fake microphone's
     file, so without the silence the caller would talk on and on. The greeting and the menu play
@@ -151,6 +174,10 @@ def test_the_softphone_page_talks_to_the_real_pipeline(real_server, launch_chrom
     finally:
         lines = page.locator("#softphone-transcript p").all_inner_texts()
         print("softphone transcript:", lines)
+        call_sid = page.get_attribute("#softphone", "data-call")
+        record = call_sid and calls.load_call(real_server.state.db, call_sid)
+        for line in (record or {}).get("transcript", []):  # on a failure: what was recognised, how and when
+            print("stored line:", line)
     assert "Bot: Order 4 1 7 2 has shipped and arrives Thursday." in lines
     heard = [line for line in lines if line.startswith("You: ")]
     assert heard, lines  # what the caller said, as recognised
@@ -161,7 +188,6 @@ def test_the_softphone_page_talks_to_the_real_pipeline(real_server, launch_chrom
     finally:
         print("softphone state:", page.inner_text("#softphone-state"),
               "transcript:", page.locator("#softphone-transcript p").all_inner_texts())
-    call_sid = page.get_attribute("#softphone", "data-call")
     record = calls.load_call(real_server.state.db, call_sid)
     assert len(record["transfer_ids"]) == 1  # the handoff the agent opens, with the conversation
     handed = requests.get(f"{real_server.url}/agent/transfers/{record['transfer_ids'][0]}", timeout=10).json()

@@ -4,6 +4,7 @@
 (function () {
   "use strict";
   var RATE = 16000;
+  var CAPTURE_MODULE = document.currentScript.src.replace(/softphone\.js[^/]*$/, "mic-capture.js");
   var callButton = document.getElementById("softphone-call");
   var hangupButton = document.getElementById("softphone-hangup");
   var stateLabel = document.getElementById("softphone-state");
@@ -63,20 +64,14 @@
     if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify(message)); }
   }
 
-  function capture(input) {
+  function capture(input) {  // the microphone tap (mic-capture.js) sends 20 ms of PCM per message
     var source = context.createMediaStreamSource(input);
-    processor = context.createScriptProcessor(4096, 1, 1);
+    processor = new AudioWorkletNode(context, "mic-capture");
+    processor.port.onmessage = function (e) {
+      if (socket && socket.readyState === WebSocket.OPEN) { socket.send(e.data); }
+    };
     var mute = context.createGain();
     mute.gain.value = 0;
-    processor.onaudioprocess = function (e) {
-      if (!socket || socket.readyState !== WebSocket.OPEN) { return; }
-      var samples = e.inputBuffer.getChannelData(0), pcm = new Int16Array(samples.length);
-      for (var i = 0; i < samples.length; i++) {
-        var s = Math.max(-1, Math.min(1, samples[i]));
-        pcm[i] = s < 0 ? s * 32768 : s * 32767;
-      }
-      socket.send(pcm.buffer);
-    };
     source.connect(processor);
     processor.connect(mute);
     mute.connect(context.destination);
@@ -84,7 +79,7 @@
 
   function hangUp(note) {
     if (socket) { send({type: "hangup"}); socket.close(); socket = null; }
-    if (processor) { processor.disconnect(); processor = null; }
+    if (processor) { processor.port.onmessage = null; processor.disconnect(); processor = null; }
     if (stream) { stream.getTracks().forEach(function (t) { t.stop(); }); stream = null; }
     clear();
     callButton.disabled = false;
@@ -97,6 +92,7 @@
     callButton.disabled = true;
     setState("asking for the microphone...");
     context = new AudioContext({sampleRate: RATE});
+    var tapLoaded = context.audioWorklet.addModule(CAPTURE_MODULE);
     navigator.mediaDevices.getUserMedia({audio: {channelCount: 1, echoCancellation: true, noiseSuppression: false,
                                           autoGainControl: false}}).then(function (input) {
       stream = input;
@@ -112,7 +108,8 @@
           document.getElementById("softphone").setAttribute("data-call", m.call_sid);
           hangupButton.disabled = false;
           keypad(true);
-          capture(stream);
+          tapLoaded.then(function () { if (stream) { capture(stream); } },
+                         function (err) { hangUp("the microphone tap did not load: " + err.message); });
         }
         else if (m.type === "audio") { play(m.pcm, m.sample_rate); }
         else if (m.type === "mark") { mark(m.name); }
