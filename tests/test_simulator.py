@@ -2,12 +2,13 @@
 turn-taking, mark echoes, barge-in, DTMF, transfer over REST, recording and timeline."""
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
 import numpy as np
 import pytest
-from conftest import ACCOUNT_SID, AUTH_TOKEN, wait_for
+from conftest import ACCOUNT_SID, AUTH_TOKEN, answer_call, wait_for
 
 from voicebot.errors import TelephonyError
 from voicebot.session.timers import FrameClock
@@ -16,6 +17,7 @@ from voicebot.testing.echo_session import tone
 from voicebot.testing.live_server import LiveServer
 from voicebot.testing.sim_pacing import FramePacer
 from voicebot.testing.sim_playback import BotPlayback
+from voicebot.testing.sim_stream import SILENCE, CallRun
 from voicebot.testing.twilio_sim import Keys, Speech, TwilioSimulator
 
 
@@ -188,11 +190,20 @@ def test_bot_hangup_over_rest_ends_the_simulated_call(echo_server):
     assert result.prompts[-1]["label"] == "goodbye" and not result.prompts[-1]["cleared"]
 
 
+def test_a_stream_closed_under_the_caller_ends_the_call_instead_of_failing_it(echo_server):
+    """Twilio stops streaming when the server closes the socket; so does the simulator: a frame that
+    can no longer be sent ends the call (a 20-call benchmark once died of a BrokenPipeError here)."""
+    call_sid, stream_url, params = answer_call(echo_server.url)
+    run = CallRun(_sim(echo_server), call_sid, stream_url, params)
+    run.ws.sock.shutdown(socket.SHUT_RDWR)  # the connection is gone under the sending loop
+    run._frame(SILENCE)
+    assert run.ended.is_set() and run.result.ended_by == "server closed the stream"
+    run.finish()
+
+
 def test_a_barge_in_is_timed_to_the_first_clear_after_it():
     """A long interruption can cut the bot twice (its first prompt, then a reply to half the
     sentence): the reaction is the first clear, not the last (bench calls once said 5.7 s)."""
-    from voicebot.testing.sim_playback import BotPlayback
-
     now = [10.0]
     playback = BotPlayback(lambda: now[0], clock=lambda: now[0])
     playback.clear()  # an earlier barge-in

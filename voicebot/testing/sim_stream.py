@@ -66,7 +66,13 @@ class CallRun:
         message = {"event": event, "sequenceNumber": str(self.sequence), **body}
         if event != "connected":
             message["streamSid"] = self.stream_sid
-        self.ws.send(json.dumps(message))
+        try:
+            self.ws.send(json.dumps(message))
+        except (OSError, websocket.WebSocketConnectionClosedException):
+            # the server closed the stream between two frames: like Twilio, stop streaming (the
+            # reader, which sees the close too, records how the call ended)
+            self.reader.join(timeout=5)
+            self.ended.set()
 
     def _frame(self, pcm: np.ndarray, paced: bool = True) -> None:
         """Send one 20 ms caller frame (paced to real time unless ``paced`` is False), echo due marks."""
@@ -113,6 +119,8 @@ class CallRun:
                 pcm = turn.pcm[: len(turn.pcm) - len(turn.pcm) % FRAME]
                 first, last = turn.speech_frames()
                 for index, offset in enumerate(range(0, len(pcm), FRAME)):
+                    if self.ended.is_set():
+                        break
                     self._frame(pcm[offset:offset + FRAME], paced=not self.sim.fast)
                     if index == first:
                         onset = self.clock()  # barge-in reaction counts from speech onset
