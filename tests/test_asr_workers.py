@@ -88,14 +88,17 @@ def test_a_full_queue_refuses_at_once_with_a_clear_error():
     pool = ProcessPoolASR("moonshine", workers=1, max_waiting=0, timeout_s=120, queue_timeout_s=60)
     try:
         long = np.concatenate([SENTENCE] * 3)
+        assert not pool.busy  # its worker is idle: an early (speculative) decode may run
         busy = threading.Thread(target=pool.transcribe, args=(long, 8000))
         busy.start()
         wait_for(lambda: pool._idle.empty(), "the long decode to take the only worker")
+        assert pool.busy  # the session skips speculative decodes now
         rejected = metric("voicebot_asr_rejected_total")
         with pytest.raises(RecogniserSaturatedError, match="recogniser saturated"):
             pool.transcribe(ORDER, 8000)
         assert metric("voicebot_asr_rejected_total") == rejected + 1
         busy.join(timeout=120)
+        assert not pool.busy
         assert pool.transcribe(ORDER, 8000, grammars.digits()).text == "four one seven two"  # served again once free
     finally:
         pool.close()

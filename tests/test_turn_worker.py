@@ -42,6 +42,11 @@ class ScriptedASR(ASR):
     def __init__(self):
         self.script: dict[str, list] = {"quick": [], "thorough": [], "auto": []}
         self.finished: list[tuple[str, int]] = []  # (passes, samples decoded)
+        self.all_workers_busy = False
+
+    @property
+    def busy(self) -> bool:
+        return self.all_workers_busy
 
     def supports_grammar(self, grammar) -> bool:
         return True
@@ -214,6 +219,19 @@ def test_an_early_decode_is_dropped_when_the_caller_went_on(call):
     call.worker.handle(FinishUtterance(SpeechEnded(pcm, 2.4), 1.0, time.perf_counter()))
     answer_lookups(call)
     assert call.asr.finished == [("auto", 8000)] and "speculative" not in call.worker.turns[-1]
+
+
+def test_no_early_decode_runs_while_every_recogniser_worker_is_busy(call):
+    ask, pcm = _open_number_question(call, 1.0)
+    call.asr.all_workers_busy = True  # it would queue ahead of other callers' end-of-turn decodes
+    call.worker.handle(EarlyDecode(pcm, 1.2, ask, thorough=False))
+    call.worker.handle(EarlyDecode(pcm, 1.2, ask, thorough=True))
+    assert call.asr.finished == []
+    call.asr.all_workers_busy = False
+    call.asr.script["auto"] = ["4 1 7 2"]
+    call.worker.handle(FinishUtterance(SpeechEnded(pcm, 1.2), 1.0, time.perf_counter()))
+    answer_lookups(call)
+    assert call.asr.finished == [("auto", 8000)] and call.worker.turns[-1]["text"] == "4 1 7 2"
 
 
 def test_a_decode_after_newer_speech_is_not_reused(call):

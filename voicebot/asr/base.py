@@ -79,6 +79,13 @@ class ASR(ABC):
     name: str = "asr"
     decodes_at_finish: bool = False  # buffered (decodes only at finish): worth an early decode in a pause
 
+    @property
+    def busy(self) -> bool:
+        """True when a decode started now would wait for others to finish first (a worker pool
+        with no idle worker). The session skips speculative decodes then: they would delay
+        callers' real ones."""
+        return False
+
     @abstractmethod
     def stream(self, sample_rate: int = 8000, grammar: Grammar | None = None, hints: tuple[str, ...] = ()) -> RecognitionStream:
         """Open a stream for one utterance at ``sample_rate`` Hz, optionally constrained."""

@@ -66,6 +66,11 @@ class ProcessPoolASR(ASR):
     def supports_grammar(self, grammar: Grammar | None) -> bool:
         return grammar is None or grammar.kind in self.grammar_kinds
 
+    @property
+    def busy(self) -> bool:
+        """No worker is idle, or decodes already wait for one."""
+        return self._idle.empty() or self._waiting > 0
+
     def stream(self, sample_rate: int = 8000, grammar: Grammar | None = None, hints: tuple[str, ...] = ()) -> RecognitionStream:
         check_stream(self, sample_rate, grammar)
         hints = tuple(hints)

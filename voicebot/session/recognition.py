@@ -109,8 +109,11 @@ class CallRecognizer:
         ``thorough`` one (later in the pause, more audio of silence behind the words) is the
         decode the end of the turn would run, and runs only when the quick one left no final result. ``stale()`` says
         whether the caller went on while this decode waited for a slot."""
-        if self._stream is None or not backend_for(self.asr, self._grammar).decodes_at_finish:
+        backend = backend_for(self.asr, self._grammar) if self._stream is not None else None
+        if backend is None or not backend.decodes_at_finish:
             return None  # a streaming recogniser keeps up as the caller speaks
+        if backend.busy:
+            return None  # every worker is taken: a speculative decode would hold up callers' real ones
         if thorough and self._early is not None and self._early[0] == last_voiced_s:
             return None  # the quick decode of this pause was final already
         if not self.early_slots.acquire(timeout=EARLY_DECODE_WAIT_S):
