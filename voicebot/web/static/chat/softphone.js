@@ -92,6 +92,10 @@
     callButton.disabled = true;
     setState("asking for the microphone...");
     context = new AudioContext({sampleRate: RATE});
+    if (!context.audioWorklet || !navigator.mediaDevices) {  // both exist only in a secure context
+      hangUp("the softphone needs HTTPS (or localhost) for the microphone");
+      return;
+    }
     var tapLoaded = context.audioWorklet.addModule(CAPTURE_MODULE);
     navigator.mediaDevices.getUserMedia({audio: {channelCount: 1, echoCancellation: true, noiseSuppression: false,
                                           autoGainControl: false}}).then(function (input) {
