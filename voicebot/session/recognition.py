@@ -109,8 +109,10 @@ class CallRecognizer:
         ``thorough`` one (later in the pause, more audio of silence behind the words) is the
         decode the end of the turn would run, and runs only when the quick one left no final result. ``stale()`` says
         whether the caller went on while this decode waited for a slot."""
-        backend = backend_for(self.asr, self._grammar) if self._stream is not None else None
-        if backend is None or not backend.decodes_at_finish:
+        if self._stream is None:
+            return None
+        backend = backend_for(self.asr, self._grammar)
+        if not backend.decodes_at_finish:
             return None  # a streaming recogniser keeps up as the caller speaks
         if backend.busy:
             return None  # every worker is taken: a speculative decode would hold up callers' real ones
