@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--url", default="", help="a running server (default: in-process)")
     parser.add_argument("--stagger", type=float, default=0.3, help="seconds between call starts")
     parser.add_argument("--script", choices=["natural", "demo"], default="natural")
-    parser.add_argument("--vad", choices=["silero", "webrtc"], default=None)
+    parser.add_argument("--vad", choices=["silero", "webrtc", "gated"], default=None)
     parser.add_argument("--end-silence", type=float, default=None)
     parser.add_argument("--separate", action="store_true", help="start `voicebot serve` in its own process and call it")
     parser.add_argument("--tag", default="", help="suffix of the saved JSON file")

@@ -250,6 +250,34 @@ def test_barge_in_detector_needs_a_minimum_run_of_speech():
     assert not any(detector.feed(frames[i:i + 160]) for i in range(0, len(frames), 160))
 
 
+class _ScriptedVad:
+    """The VAD's decisions, one per frame, read from a list (the rule under test is the counting)."""
+
+    def __init__(self, decisions):
+        self.decisions = list(decisions)
+
+    def is_speech(self, _frame) -> bool:
+        return self.decisions.pop(0)
+
+    def reset(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("decisions, fires_at", [
+    ([True] * 10, 10),  # 200 ms of speech
+    ([True] * 5 + [False] + [True] * 5, 11),  # one frame dropped inside the onset: not a restart
+    ([True] * 4 + [False, False] + [True] * 6, 12),  # two dropped
+    ([True] * 4 + [False] * 3 + [True] * 6, None),  # a gap of 60 ms: 9 of the last 12 frames
+    ([True] * 9 + [False] * 30 + [True] * 9, None),  # two short bursts apart
+])
+def test_barge_in_counts_speech_over_a_window_so_a_dropped_frame_does_not_restart_it(decisions, fires_at):
+    from voicebot.session.playback import BargeInDetector
+
+    detector = BargeInDetector(_ScriptedVad(decisions), min_speech_s=0.2)
+    fired = [detector.feed(np.zeros(160, np.int16)) for _ in range(len(decisions))]
+    assert (fired.index(True) + 1 if any(fired) else None) == fires_at
+
+
 def test_bench_calls_against_an_unreachable_server_is_a_one_line_error():
     import subprocess
     import sys

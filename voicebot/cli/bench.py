@@ -20,7 +20,7 @@ def bench():
               help="Seconds between call starts (callers do not all dial in the same millisecond; 0: all at once).")
 @click.option("--script", type=click.Choice(["natural", "demo"]), default="natural", show_default=True,
               help="natural: callers say recorded sentences, an order number, and talk over prompts; demo: the short keys-first script.")
-@click.option("--vad", type=click.Choice(["silero", "webrtc"]), default=None, help="In-process server: the VAD engine of the sessions.")
+@click.option("--vad", type=click.Choice(["silero", "webrtc", "gated"]), default=None, help="In-process server: the VAD engine of the sessions.")
 @click.option("--end-silence", type=click.FloatRange(0.2, 3.0), default=None, help="In-process server: end-of-turn silence (s) instead of each prompt's own.")
 @click.option("--speculate-after", type=click.FloatRange(0.05, 2.0), default=None,
               help="In-process server: pause (s) before the early decode (default: SessionSettings').")

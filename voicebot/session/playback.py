@@ -7,6 +7,7 @@ endpointer's minimum speech duration (``voicebot.audio.endpointing``).
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,7 @@ import numpy as np
 from voicebot.session.base import SAMPLE_RATE
 
 CHUNK_S = 0.5  # mark granularity: heard_fraction is exact to this, estimated in between
+GAP_FRAMES = 2  # barge-in: frames inside an onset the VAD may call silence (docs/latency.md)
 
 
 @dataclass
@@ -103,19 +105,21 @@ class BargeInDetector:
     (Silero reacts up to ~0.4 s after a soft onset; WebRTC in ~0.14 s, measured on the fixtures).
     """
 
-    def __init__(self, vad, min_speech_s: float = 0.2, frame_s: float = 0.02):
+    def __init__(self, vad, min_speech_s: float = 0.2, frame_s: float = 0.02, gap_frames: int = GAP_FRAMES):
         self.vad = vad
         self.min_frames = max(1, round(min_speech_s / frame_s))
-        self._run = 0
+        self._recent: deque[bool] = deque(maxlen=self.min_frames + gap_frames)
 
     def reset(self) -> None:
-        self._run = 0
+        self._recent.clear()
         self.vad.reset()
 
     def feed(self, frame: np.ndarray) -> bool:
-        """One 20 ms frame; True when the caller has been speaking for ``min_speech_s``."""
-        self._run = self._run + 1 if self.vad.is_speech(frame) else 0
-        return self._run >= self.min_frames
+        """One 20 ms frame; True when ``min_speech_s`` of the last ``min_speech_s`` plus
+        ``gap_frames`` frames were speech (a frame or two the VAD drops inside an onset does
+        not start the count again)."""
+        self._recent.append(self.vad.is_speech(frame))
+        return sum(self._recent) >= self.min_frames
 
 
 class Playback:

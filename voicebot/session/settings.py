@@ -11,7 +11,7 @@ class SessionSettings:
     barge_in_min_speech_s: float = 0.2  # speech shorter than this ("mhm", a cough) does not interrupt
     min_speech_s: float = 0.2  # the endpointer's minimum speech to start an utterance
     end_silence_s: float | None = None  # None: each Listen's own end_silence_s
-    vad_engine: str = "silero"  # endpointing: accurate ends of turns
+    vad_engine: str = "gated"  # endpointing: Silero's ends of turns, Silero asleep while WebRTC hears nothing
     barge_in_vad_engine: str = "webrtc"  # barge-in: fast onsets (meets the 300 ms target)
     calm_frustration: float = 0.6  # at or above: replies are spoken calm and slower
     holding_phrase: str = "One moment, please."  # said when every recogniser is busy (then the answer follows)
