@@ -100,8 +100,8 @@ class PlaybackTracker:
 
 class BargeInDetector:
     """Fast speech onset for barge-in: a cheap per-frame VAD (WebRTC by default) and a minimum
-    run of voiced frames, so "mhm", a cough or line noise shorter than ``min_speech_s`` does
-    not stop the bot. Separate from the endpointer's VAD, which favours accuracy over speed
+    of voiced frames within a short window, so "mhm", a cough or line noise shorter than
+    ``min_speech_s`` does not stop the bot. Separate from the endpointer's VAD, which favours accuracy over speed
     (Silero reacts up to ~0.4 s after a soft onset; WebRTC in ~0.14 s, measured on the fixtures).
     """
 
