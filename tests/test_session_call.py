@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from voicebot.actions import Say
+from voicebot.asr.cascade import MIN_CONFIDENCE
 from voicebot.asr.registry import load_asr
 from voicebot.audio.wavfile import read_wav
 from voicebot.config import PROJECT_ROOT, load_settings
@@ -110,8 +111,14 @@ def test_spoken_order_number_gets_the_status_spoken_back(pipeline):
         turn = call.session.turns[-1]
         assert spoken_digits(turn["text"]) == "4172", turn
         assert backend_name(pipeline.asr, grammar_for(turn["grammar"])) == "cascade"  # the measured route (docs/asr.md)
-        # Moonshine's first reading of this speaker's digits is not sure enough: Whisper's is the text
-        assert turn["backend"] == "whisper", turn
+        # the cascade's rule held: Moonshine's reading is the text only when it is sure of it, else
+        # Whisper's. (Which one depends on where the endpointer cut the utterance: with plain Silero
+        # Moonshine was not sure of this fixture and Whisper read it; the gated VAD wakes with a
+        # 200 ms lead-in and Moonshine reads "four one seven two" at 0.93. The Whisper fallback
+        # itself is tested in test_asr_cascade.py.)
+        assert turn["backend"] in ("moonshine", "whisper"), turn
+        if turn["backend"] == "moonshine":
+            assert turn["asr_confidence"] >= MIN_CONFIDENCE, turn
         # timed from the last speech frame to the reply, across the lookup
         stages = turn["stages"]
         assert set(stages) == {"endpoint", "asr", "nlu", "flow", "tts", "total"}
